@@ -1,0 +1,18 @@
+# Every dependency comes from Debian 12 packages; scripts/bootstrap installs them.
+find_package(Threads REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+find_package(CURL REQUIRED)
+find_package(PostgreSQL REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+find_path(RAPIDJSON_INCLUDE_DIR rapidjson/reader.h REQUIRED)
+find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
+
+add_library(smm_rapidjson INTERFACE)
+target_include_directories(smm_rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE_DIR})
+add_library(smm_cli11 INTERFACE)
+target_include_directories(smm_cli11 SYSTEM INTERFACE ${CLI11_INCLUDE_DIR})

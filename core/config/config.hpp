@@ -1,0 +1,142 @@
+#pragma once
+// The daemon's configuration: the TOML file of the SPEC with its defaults,
+// overridden by the environment for the provider secrets.
+//
+// Loading happens once at start-up, before any I/O; errors throw ConfigError
+// naming the file, the key and the problem. The resulting Config is a plain
+// value, copied into each component that needs its own part.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/secret.hpp"
+
+namespace smm::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct ProviderConfig {
+  std::string base_url;                          // required, http:// or https://
+  Secret api_id;
+  Secret api_key;
+  Secret secret_key;
+  Duration connect_timeout{std::chrono::seconds(5)};
+  Duration request_timeout{std::chrono::seconds(15)};
+  double rate_limit = 5.0;                       // requests per second
+  int burst = 5;
+  int max_in_flight = 16;
+  std::string ca_file;                           // extra CA bundle; empty = system store
+  std::string user_agent = "smm-syncd";
+  std::size_t max_response_bytes = 64 * 1024;    // answers larger than this are cut off
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::string key_prefix = "smm-syncd";
+  Duration command_timeout{std::chrono::seconds(2)};
+  Duration reconnect_min{std::chrono::milliseconds(100)};
+  Duration reconnect_max{std::chrono::seconds(5)};
+  int drain_batch = 100;                         // inbox entries moved per script call
+  int claim_batch = 50;                          // ids claimed per script call
+  Duration idle_poll{std::chrono::seconds(1)};   // fallback wake-up when nothing signals work
+};
+
+struct PostgresConfig {
+  std::string conninfo;                          // empty = the PG* environment
+  std::string table = "orders";
+  std::string id_column = "provider_order_id";
+  std::string status_column = "status";
+  std::string start_count_column = "start_count";
+  std::string remains_column = "remains";
+  std::string synced_at_column = "provider_synced_at";  // empty disables
+  int batch_size = 500;
+  Duration batch_delay{std::chrono::milliseconds(20)};
+  Duration statement_timeout{std::chrono::seconds(5)};
+  Duration connect_timeout{std::chrono::seconds(5)};
+  Duration reconnect_min{std::chrono::milliseconds(100)};
+  Duration reconnect_max{std::chrono::seconds(5)};
+};
+
+struct PollConfig {
+  Duration pending_interval{std::chrono::seconds(60)};
+  Duration processing_interval{std::chrono::seconds(30)};
+  Duration unknown_status_interval{std::chrono::seconds(60)};  // word not in the status map
+  Duration lease{std::chrono::seconds(120)};
+  int max_attempts = 8;                          // order-level rejections before the dead list
+  Duration give_up_after{std::chrono::hours(24 * 30)};
+  std::vector<std::string> final_statuses{"success", "partial", "error", "canceled"};
+  Duration retry_base{std::chrono::seconds(2)};        // transient failures: full jitter
+  Duration retry_cap{std::chrono::minutes(5)};
+  Duration rejection_base{std::chrono::minutes(5)};    // order-level rejections
+  Duration rejection_cap{std::chrono::hours(6)};
+  double jitter = 0.1;                           // +/- fraction applied to poll intervals
+};
+
+struct HealthConfig {
+  std::string listen = "127.0.0.1:9580";
+};
+
+struct LogConfig {
+  std::string level = "info";                    // trace, debug, info, warn, error
+  std::string format = "text";                   // text or json
+};
+
+struct ShutdownConfig {
+  Duration grace{std::chrono::seconds(20)};
+};
+
+struct Config {
+  std::string source_file;
+  ProviderConfig provider;
+  RedisConfig redis;
+  PostgresConfig postgres;
+  PollConfig poll;
+  // Provider word (lower case, single spaces) -> local status value.
+  std::map<std::string, std::string> status_map;
+  HealthConfig health;
+  LogConfig log;
+  ShutdownConfig shutdown;
+};
+
+// Thrown for any problem with the configuration; what() reads
+// "<file>: <key>: <problem>".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string file, std::string key, std::string problem);
+  const std::string& file() const { return file_; }
+  const std::string& key() const { return key_; }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  std::string file_;
+  std::string key_;
+  std::string problem_;
+};
+
+// The environment a load sees: variable lookups, so tests can pass their own.
+struct Environment {
+  virtual ~Environment() = default;
+  virtual const char* get(const char* name) const = 0;
+};
+const Environment& process_environment();
+
+// Loads and validates `path`, then applies the CENTRALSMM_* variables and
+// files under $CREDENTIALS_DIRECTORY. Throws ConfigError.
+Config load_file(const std::string& path, const Environment& env = process_environment());
+
+// Loads from TOML text (for tests); `source_name` stands in for the file name.
+Config load_string(const std::string& text, const std::string& source_name,
+                   const Environment& env = process_environment());
+
+// Renders the effective configuration as TOML with secrets redacted.
+std::string render_effective(const Config& config);
+
+// Parses "20ms", "15s", "5m", "2h", "30d". Throws std::invalid_argument with
+// a readable message on anything else.
+Duration parse_duration(const std::string& text);
+
+}  // namespace smm::config

@@ -1,0 +1,2 @@
+// placeholder
+namespace smm { [[maybe_unused]] static int placeholder_queue; }

@@ -1,0 +1,142 @@
+#pragma once
+// The Redis side of smm-syncd: the inbox LIST fed by the web frontend, the
+// schedule ZSET of ids and when each is next due, leases, and the dead list.
+//
+// Keys (P = key_prefix, all inside one hash tag so one cluster slot holds
+// them): {P}:inbox LIST, {P}:schedule ZSET (score = due time, Unix ms),
+// {P}:dead LIST of JSON {"payload","reason","at"}, {P}:lease HASH
+// id -> "token:expiry_ms", {P}:seq counter, {P}:attempts HASH (order-level
+// rejections), {P}:failures HASH (transient failures in a row), {P}:since
+// HASH (first seen, Unix ms), {P}:bump HASH (re-enqueued while leased).
+//
+// A claimed id never leaves the schedule: claiming re-scores it to the
+// lease's end, so if this process dies the id is simply due again then.
+// Every multi-step change runs as one Lua script, timed by Redis' TIME so
+// instance clocks do not matter.
+//
+// Thread-safety: none; all calls and callbacks on the io_context thread.
+// Every callback runs exactly once. While disconnected, calls fail at once
+// with errc::redis_disconnected and the queue reconnects by itself with
+// backoff between reconnect_min and reconnect_max.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "config/config.hpp"
+
+namespace smm::queue {
+
+// One id taken for polling. `token` fences the lease: completing with a
+// token that is no longer current does nothing.
+struct Claim {
+  std::string id;
+  std::int64_t token = 0;
+  int attempts = 0;          // order-level rejections so far
+  int failures = 0;          // transient failures in a row so far
+};
+
+// What to do with a claimed id once its poll (and write) is done.
+struct Completion {
+  enum class Kind {
+    done,            // final, or no such row: leave the schedule
+    reschedule,      // not final: poll again at `due_ms`; resets attempts and failures
+    retry_transient, // provider or database fault: poll again at `due_ms`, failures + 1
+    retry_rejected,  // order-level rejection: poll again at `due_ms`, attempts + 1
+    dead,            // give up: dead list with `reason`
+  };
+  std::string id;
+  std::int64_t token = 0;
+  Kind kind = Kind::done;
+  std::int64_t due_ms = 0;   // absolute Unix ms, for reschedule and retries
+  std::string reason;        // for dead
+};
+
+struct DrainResult {
+  int scheduled = 0;         // valid ids moved into the schedule
+  int dead = 0;              // invalid payloads moved to the dead list
+};
+
+struct ClaimResult {
+  std::vector<Claim> claims;
+  // Due time of the earliest id still in the schedule after this claim, if
+  // any (Unix ms); lets the caller sleep until then.
+  std::optional<std::int64_t> next_due_ms;
+  int given_up = 0;          // ids moved to the dead list by give_up_after
+};
+
+struct Stats {
+  std::int64_t inbox = 0;
+  std::int64_t scheduled = 0;
+  std::int64_t due_now = 0;
+  double oldest_due_age_seconds = 0;
+  std::int64_t leased = 0;
+  std::int64_t dead = 0;
+};
+
+struct DeadLetter {
+  std::string json;          // the entry as stored
+  std::string payload;
+  std::string reason;
+  std::int64_t at_ms = 0;
+};
+
+class Queue {
+ public:
+  template <typename T>
+  using Callback = std::function<void(std::error_code, T)>;
+
+  Queue(boost::asio::io_context& io, const config::RedisConfig& redis,
+        const config::PollConfig& poll);
+  ~Queue();
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  // Connects (and keeps reconnecting); `on_state` runs on every change of
+  // connection state with true once connected and scripts are loaded.
+  void start(std::function<void(bool connected)> on_state);
+  void stop();
+  bool connected() const;
+
+  // Moves up to drain_batch payloads from the inbox into the schedule (due
+  // now; an id already scheduled only moves earlier). Invalid payloads go to
+  // the dead list with a reason. Pop and add are one atomic step.
+  void drain(Callback<DrainResult> done);
+
+  // Calls `woken` once the inbox is non-empty (or after idle_poll), using a
+  // blocking wait on a second connection that never takes the element.
+  void wait_for_inbox(std::function<void()> woken);
+
+  // Claims up to `max` due ids with a lease of poll.lease. Ids whose lease
+  // expired are claimed again with a new token.
+  void claim(int max, Callback<ClaimResult> done);
+
+  // Applies completions in one round trip. Stale tokens are skipped.
+  void complete(std::vector<Completion> completions, Callback<int> done);
+
+  // Hands claims back (due now, lease dropped); used on shutdown.
+  void release(std::vector<Claim> claims, Callback<int> done);
+
+  // Pushes ids to the schedule due now (moves earlier if present).
+  void enqueue(std::vector<std::string> ids, Callback<int> done);
+
+  void stats(Callback<Stats> done);
+  void dead_letters(std::int64_t limit, Callback<std::vector<DeadLetter>> done);
+
+  // Moves dead entries whose payload is a valid id back to the schedule, due
+  // now; `ids` empty means all. Returns how many were requeued.
+  void requeue_dead(std::vector<std::string> ids, Callback<int> done);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace smm::queue
