@@ -32,6 +32,13 @@ struct ProviderConfig {
   std::string ca_file;                           // extra CA bundle; empty = system store
   std::string user_agent = "smm-syncd";
   std::size_t max_response_bytes = 64 * 1024;    // answers larger than this are cut off
+  // Case-insensitive substrings of a rejection message that mean the account
+  // (key, secret, IP whitelist, suspension) or the request itself was
+  // refused, not the order. Any other rejection counts against the order.
+  std::vector<std::string> account_error_patterns{
+      "api key", "api_key", "secret", "invalid key", "disabled", "suspend",
+      "ip address", "alamat ip", "ip anda", "ip tidak", "whitelist", "tidak diizinkan",
+      "not allowed", "permintaan tidak sesuai", "incorrect request"};
 };
 
 struct RedisConfig {
@@ -55,6 +62,9 @@ struct PostgresConfig {
   std::string synced_at_column = "provider_synced_at";  // empty disables
   int batch_size = 500;
   Duration batch_delay{std::chrono::milliseconds(20)};
+  // Writes held while PostgreSQL is unreachable; further writes fail at once
+  // with pg_connection_lost so their callers retry later.
+  int max_queued_writes = 2000;
   Duration statement_timeout{std::chrono::seconds(5)};
   Duration connect_timeout{std::chrono::seconds(5)};
   Duration reconnect_min{std::chrono::milliseconds(100)};
@@ -86,7 +96,10 @@ struct LogConfig {
 };
 
 struct ShutdownConfig {
-  Duration grace{std::chrono::seconds(20)};
+  Duration grace{std::chrono::seconds(20)};      // in-flight polls may finish within this
+  // After the grace period: time allowed to hand ids back to Redis and flush
+  // writes before exiting anyway (unreturned ids come back when their lease ends).
+  Duration hand_back_timeout{std::chrono::seconds(5)};
 };
 
 struct Config {
@@ -132,8 +145,19 @@ Config load_file(const std::string& path, const Environment& env = process_envir
 Config load_string(const std::string& text, const std::string& source_name,
                    const Environment& env = process_environment());
 
+// Throws ConfigError naming the first provider secret (api_id, api_key,
+// secret_key) that no source set. Only `run` needs them; the queue
+// subcommands work without.
+void require_secrets(const Config& config);
+
 // Renders the effective configuration as TOML with secrets redacted.
 std::string render_effective(const Config& config);
+
+// Returns `url_or_conninfo` with its password replaced by "[redacted]": the
+// ":password@" part of a URI (redis://:pw@host, postgresql://user:pw@host),
+// a "password=" URI query parameter, or the password keyword of a libpq
+// key/value string. For logs and check-config; never throws.
+std::string redact_password(const std::string& url_or_conninfo);
 
 // Parses "20ms", "15s", "5m", "2h", "30d". Throws std::invalid_argument with
 // a readable message on anything else.
