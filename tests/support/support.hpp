@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,9 @@ class Process {
   std::optional<int> status_;
 };
 
+// Sleeps 20 ms; declared before eventually(), which calls it.
+void sleep_for_poll();
+
 // Polls `condition` every 20 ms until it holds or `timeout` passes. For
 // waiting on state owned by another process, which gives no event to await.
 template <typename F>
@@ -73,7 +77,6 @@ bool eventually(F condition, std::chrono::milliseconds timeout) {
   }
   return condition();
 }
-void sleep_for_poll();
 
 // Runs a command and returns its exit code; stdout+stderr go to `output`.
 int run_command(const std::string& program, const std::vector<std::string>& args,
@@ -107,12 +110,33 @@ class SyncPg {
 };
 
 // The fake provider as a child process on a free loopback port.
+// A response read by http_request.
+struct HttpResponse {
+  int status = 0;
+  std::string headers;  // the header lines as received, without the status line
+  std::string body;
+};
+
+// Sends one blocking HTTP/1.1 request with `Connection: close` to a loopback
+// `base_url` ("http://127.0.0.1:PORT") and reads the whole response. Throws
+// std::runtime_error on a connection failure or after a 10 s read timeout.
+HttpResponse http_request(const std::string& base_url, const std::string& method,
+                          const std::string& target, const std::string& body = "",
+                          const std::string& content_type = "application/x-www-form-urlencoded");
+
+// Percent-encodes a form value (application/x-www-form-urlencoded).
+std::string form_encode(const std::string& value);
+
 class FakeProvider {
  public:
   explicit FakeProvider(const TempDir& dir, std::vector<std::string> extra_args = {});
   const std::string& base_url() const { return base_url_; }
   // GET on the fake's own HTTP paths, e.g. "/stats"; returns the body.
   std::string get(const std::string& path) const;
+  // POST of a form body, e.g. to "/api/status" or "/control".
+  HttpResponse post(const std::string& path, const std::string& form_body) const;
+  // The form body of a status request for `id` with the expected credentials.
+  static std::string status_form(const std::string& id);
   Process& process() { return *process_; }
 
   static constexpr const char* kApiId = "example-api-id";
