@@ -1,0 +1,139 @@
+#include "queue/detail/results.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <rapidjson/document.h>
+
+#include "common/order_id.hpp"
+
+namespace smm::queue::detail {
+namespace {
+
+std::optional<int> as_count(const Reply& reply) {
+  auto value = as_int(reply);
+  if (!value || *value < 0 || *value > std::numeric_limits<int>::max()) return std::nullopt;
+  return static_cast<int>(*value);
+}
+
+// An earliest-score element: "" when the schedule is empty.
+bool read_optional_score(const Reply& reply, std::optional<std::int64_t>* score) {
+  if (reply.type == Reply::Type::string && reply.str.empty()) {
+    score->reset();
+    return true;
+  }
+  *score = as_score_ms(reply);
+  return score->has_value();
+}
+
+std::optional<Claim> parse_claim(const Reply& reply) {
+  const auto* fields = as_array(reply, 4);
+  if (fields == nullptr) return std::nullopt;
+
+  auto id = as_string((*fields)[0]);
+  auto token = as_int((*fields)[1]);
+  auto attempts = as_count((*fields)[2]);
+  auto failures = as_count((*fields)[3]);
+  if (!id || !token || !attempts || !failures) return std::nullopt;
+  // The script only hands out exact ids; anything else is a broken reply.
+  auto checked = parse_order_id(*id);
+  if (!checked || *checked != *id) return std::nullopt;
+
+  return Claim{std::move(*id), *token, *attempts, *failures};
+}
+
+}  // namespace
+
+std::optional<DrainResult> parse_drain_reply(const Reply& reply) {
+  const auto* fields = as_array(reply, 2);
+  if (fields == nullptr) return std::nullopt;
+  auto scheduled = as_count((*fields)[0]);
+  auto dead = as_count((*fields)[1]);
+  if (!scheduled || !dead) return std::nullopt;
+  return DrainResult{*scheduled, *dead};
+}
+
+std::optional<ClaimReply> parse_claim_reply(const Reply& reply) {
+  const auto* fields = as_array(reply, 4);
+  if (fields == nullptr || (*fields)[0].type != Reply::Type::array) return std::nullopt;
+
+  ClaimReply out;
+  for (const auto& element : (*fields)[0].elements) {
+    auto claim = parse_claim(element);
+    if (!claim) return std::nullopt;
+    out.result.claims.push_back(std::move(*claim));
+  }
+
+  auto given_up = as_count((*fields)[1]);
+  auto invalid = as_count((*fields)[2]);
+  if (!given_up || !invalid) return std::nullopt;
+  out.result.given_up = *given_up;
+  out.invalid = *invalid;
+
+  if (!read_optional_score((*fields)[3], &out.result.next_due_ms)) return std::nullopt;
+  return out;
+}
+
+std::optional<CompleteReply> parse_complete_reply(const Reply& reply) {
+  const auto* fields = as_array(reply, 2);
+  if (fields == nullptr) return std::nullopt;
+  auto applied = as_count((*fields)[0]);
+  auto stale = as_count((*fields)[1]);
+  if (!applied || !stale) return std::nullopt;
+  return CompleteReply{*applied, *stale};
+}
+
+std::optional<Stats> parse_stats_reply(const Reply& reply) {
+  const auto* fields = as_array(reply, 7);
+  if (fields == nullptr) return std::nullopt;
+
+  auto inbox = as_int((*fields)[0]);
+  auto scheduled = as_int((*fields)[1]);
+  auto due_now = as_int((*fields)[2]);
+  auto leased = as_int((*fields)[4]);
+  auto dead = as_int((*fields)[5]);
+  auto now = as_int((*fields)[6]);
+  std::optional<std::int64_t> earliest;
+  if (!inbox || !scheduled || !due_now || !leased || !dead || !now ||
+      !read_optional_score((*fields)[3], &earliest)) {
+    return std::nullopt;
+  }
+
+  Stats stats{*inbox, *scheduled, *due_now, 0.0, *leased, *dead};
+  // The earliest score is the oldest due entry only if it is due already.
+  if (earliest && *earliest <= *now) {
+    stats.oldest_due_age_seconds = static_cast<double>(*now - *earliest) / 1000.0;
+  }
+  return stats;
+}
+
+std::optional<int> parse_count_reply(const Reply& reply) { return as_count(reply); }
+
+DeadLetter parse_dead_letter(std::string json) {
+  DeadLetter letter;
+  rapidjson::Document document;
+  document.Parse(json.data(), json.size());
+  letter.json = std::move(json);
+  if (document.HasParseError() || !document.IsObject()) return letter;
+
+  auto payload = document.FindMember("payload");
+  if (payload != document.MemberEnd() && payload->value.IsString()) {
+    letter.payload.assign(payload->value.GetString(), payload->value.GetStringLength());
+  }
+  auto reason = document.FindMember("reason");
+  if (reason != document.MemberEnd() && reason->value.IsString()) {
+    letter.reason.assign(reason->value.GetString(), reason->value.GetStringLength());
+  }
+  auto at = document.FindMember("at");
+  if (at != document.MemberEnd()) {
+    if (at->value.IsInt64()) {
+      letter.at_ms = at->value.GetInt64();
+    } else if (at->value.IsNumber() && std::isfinite(at->value.GetDouble()) &&
+               std::fabs(at->value.GetDouble()) < 9.2e18) {
+      letter.at_ms = static_cast<std::int64_t>(at->value.GetDouble());
+    }
+  }
+  return letter;
+}
+
+}  // namespace smm::queue::detail
