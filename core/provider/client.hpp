@@ -38,6 +38,8 @@ class Client {
   using Callback = std::function<void(FetchResult)>;
 
   Client(boost::asio::io_context& io, const config::ProviderConfig& config);
+  // Drops every transfer without running its callback; callbacks already
+  // posted but not yet run are skipped too.
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

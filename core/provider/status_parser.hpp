@@ -1,8 +1,8 @@
 #pragma once
-// Parser for one CentralSMM /api/status answer body. Pure: no I/O, no
-// allocation beyond the result. Strict about what it trusts (an explicit
-// success flag and a status word) and forgiving about spelling (numbers as
-// strings, null or missing fields, any case or spacing, extra fields).
+// Parser for one CentralSMM /api/status answer body. Pure: no I/O and no
+// shared state. Strict about what it trusts (an explicit success flag and a
+// status word) and forgiving about spelling (numbers as strings, null or
+// missing fields, any case or spacing, extra fields).
 
 #include <cstdint>
 #include <optional>

@@ -1,0 +1,302 @@
+#include "provider/client.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <curl/curl.h>
+
+#include "common/error.hpp"
+#include "log/log.hpp"
+#include "provider/detail/request.hpp"
+#include "provider/detail/socket_watcher.hpp"
+
+namespace smm::provider {
+namespace {
+
+// curl_global_init() must run once before any other libcurl call. It is
+// never undone: the process uses libcurl until it exits.
+void init_curl_once() {
+  static const CURLcode result = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (result != CURLE_OK) {
+    throw std::runtime_error(std::string("libcurl initialisation failed: ") +
+                             curl_easy_strerror(result));
+  }
+}
+
+}  // namespace
+
+// Drives libcurl's multi_socket interface from the io_context: curl names
+// the sockets and the one timeout it needs, SocketWatcher and `timer_` wait
+// for them, and each wake-up calls curl_multi_socket_action() and collects
+// finished transfers. No libcurl call happens inside a libcurl callback.
+struct Client::Impl {
+  Impl(boost::asio::io_context& io, const config::ProviderConfig& config);
+  ~Impl();
+
+  void fetch(const std::string& order_id, Callback done);
+  void stop();
+  std::size_t in_flight() const { return active_.size(); }
+
+ private:
+  static int on_socket(CURL* easy, curl_socket_t fd, int what, void* user, void* socket_user);
+  static int on_timer(CURLM* multi, long timeout_ms, void* user);
+  static curl_socket_t on_open_socket(void* user, curlsocktype purpose, curl_sockaddr* address);
+  static int on_close_socket(void* user, curl_socket_t fd);
+
+  void set_multi_options();
+  void arm_timer(long timeout_ms);
+  void socket_action(curl_socket_t fd, int select_mask);
+  void collect_finished();
+  void finish(CURL* easy, CURLcode code);
+  CURL* take_easy();
+  void recycle_easy(CURL* easy);
+  void deliver(Callback done, FetchResult result);
+  void deliver_error(Callback done, std::error_code error);
+
+  boost::asio::io_context& io_;
+  config::ProviderConfig config_;
+  std::string url_;
+  std::shared_ptr<spdlog::logger> log_;
+  CURLM* multi_ = nullptr;
+  curl_slist* headers_ = nullptr;
+  boost::asio::steady_timer timer_;
+  std::uint64_t timer_generation_ = 0;
+  detail::SocketWatcher sockets_;
+  std::unordered_map<CURL*, std::unique_ptr<detail::Transfer>> active_;
+  std::vector<CURL*> idle_easy_;  // reset handles, reused before creating new ones
+  bool stopped_ = false;
+  // Posted handlers keep a weak_ptr to this token. It expires when Impl is
+  // destroyed, so no handler runs against a destroyed client.
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+};
+
+Client::Impl::Impl(boost::asio::io_context& io, const config::ProviderConfig& config)
+    : io_(io),
+      config_(config),
+      url_(detail::status_url(config.base_url)),
+      log_(log::get("provider")),
+      timer_(io),
+      sockets_(io, [this](curl_socket_t fd, int mask) { socket_action(fd, mask); }) {
+  init_curl_once();
+  multi_ = curl_multi_init();
+  if (multi_ == nullptr) throw std::runtime_error("libcurl could not create a multi handle");
+
+  // "Expect:" stops libcurl from waiting for 100-continue on a POST.
+  headers_ = curl_slist_append(nullptr, "Accept: application/json");
+  if (headers_ != nullptr) headers_ = curl_slist_append(headers_, "Expect:");
+  if (headers_ == nullptr) {
+    curl_multi_cleanup(multi_);
+    throw std::runtime_error("libcurl could not allocate the request headers");
+  }
+  set_multi_options();
+}
+
+void Client::Impl::set_multi_options() {
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, static_cast<void*>(this));
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, static_cast<void*>(this));
+  // Requests beyond this wait inside libcurl for a cached connection.
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
+                    static_cast<long>(config_.max_in_flight));
+}
+
+Client::Impl::~Impl() {
+  alive_.reset();
+  timer_.cancel();
+
+  // Closing cached connections during curl_multi_cleanup() calls
+  // on_close_socket(), which still needs sockets_, so the watcher goes last.
+  for (auto& [easy, transfer] : active_) {
+    curl_multi_remove_handle(multi_, easy);
+    curl_easy_cleanup(easy);
+  }
+  active_.clear();
+  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+  idle_easy_.clear();
+  curl_multi_cleanup(multi_);
+  curl_slist_free_all(headers_);
+  sockets_.forget_all();
+}
+
+void Client::Impl::fetch(const std::string& order_id, Callback done) {
+  if (stopped_) return deliver_error(std::move(done), errc::shutting_down);
+
+  auto transfer = std::make_unique<detail::Transfer>();
+  transfer->easy = take_easy();
+  if (transfer->easy == nullptr) return deliver_error(std::move(done), errc::http_transport);
+  transfer->order_id = order_id;
+  transfer->started = std::chrono::steady_clock::now();
+
+  const detail::SocketHooks hooks{&Impl::on_open_socket, &Impl::on_close_socket, this};
+  std::error_code error = detail::configure_request(*transfer, config_, url_, headers_, hooks);
+  CURLMcode added = CURLM_OK;
+  if (!error) added = curl_multi_add_handle(multi_, transfer->easy);
+  if (error || added != CURLM_OK) {
+    log_->warn("provider_request_not_started order_id={} error=\"{}\"", order_id,
+               error ? error.message() : curl_multi_strerror(added));
+    recycle_easy(transfer->easy);
+    return deliver_error(std::move(done), errc::http_transport);
+  }
+
+  // The timer callback libcurl made inside curl_multi_add_handle() starts
+  // the transfer from the io_context.
+  transfer->done = std::move(done);
+  CURL* easy = transfer->easy;
+  active_.emplace(easy, std::move(transfer));
+}
+
+void Client::Impl::stop() {
+  stopped_ = true;
+
+  // Moved out first: removing a handle can re-enter on_socket/on_timer.
+  auto aborted = std::move(active_);
+  active_.clear();
+  for (auto& [easy, transfer] : aborted) {
+    curl_multi_remove_handle(multi_, easy);
+    recycle_easy(easy);
+    deliver_error(std::move(transfer->done), errc::shutting_down);
+  }
+  if (!aborted.empty()) log_->info("provider_requests_aborted count={}", aborted.size());
+}
+
+int Client::Impl::on_socket(CURL*, curl_socket_t fd, int what, void* user, void*) {
+  auto* self = static_cast<Impl*>(user);
+  if (what == CURL_POLL_REMOVE) {
+    self->sockets_.forget(fd);
+    return 0;
+  }
+  return self->sockets_.watch(fd, what) ? 0 : -1;
+}
+
+int Client::Impl::on_timer(CURLM*, long timeout_ms, void* user) {
+  static_cast<Impl*>(user)->arm_timer(timeout_ms);
+  return 0;
+}
+
+curl_socket_t Client::Impl::on_open_socket(void* user, curlsocktype purpose,
+                                           curl_sockaddr* address) {
+  if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
+  int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+
+  // The kernel hands out the lowest free number, often that of a socket
+  // libcurl just closed without telling us (the resolver's socketpair). A
+  // watch left under this number is stale and would wait on nothing.
+  static_cast<Impl*>(user)->sockets_.forget(fd);
+  return fd;
+}
+
+int Client::Impl::on_close_socket(void* user, curl_socket_t fd) {
+  // Release from epoll before the number can be reused, then close.
+  static_cast<Impl*>(user)->sockets_.forget(fd);
+  return ::close(fd) == 0 ? 0 : 1;
+}
+
+void Client::Impl::arm_timer(long timeout_ms) {
+  ++timer_generation_;
+  if (timeout_ms < 0) {
+    timer_.cancel();
+    return;
+  }
+
+  timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+  timer_.async_wait([this, alive = std::weak_ptr<char>(alive_),
+                     generation = timer_generation_](const boost::system::error_code& error) {
+    if (alive.expired() || error || generation != timer_generation_) return;
+    socket_action(CURL_SOCKET_TIMEOUT, 0);
+  });
+}
+
+void Client::Impl::socket_action(curl_socket_t fd, int select_mask) {
+  int running = 0;
+  CURLMcode code = curl_multi_socket_action(multi_, fd, select_mask, &running);
+  // CURLM_BAD_SOCKET means an event for an fd libcurl already let go of.
+  if (code != CURLM_OK && code != CURLM_BAD_SOCKET) {
+    log_->warn("provider_socket_action_failed fd={} error=\"{}\"", fd, curl_multi_strerror(code));
+  }
+  collect_finished();
+}
+
+void Client::Impl::collect_finished() {
+  int queued = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    // `message` is invalid once the handle is removed, so copy what we need.
+    CURL* easy = message->easy_handle;
+    CURLcode code = message->data.result;
+    finish(easy, code);
+  }
+}
+
+void Client::Impl::finish(CURL* easy, CURLcode code) {
+  auto it = active_.find(easy);
+  if (it == active_.end()) return;
+  std::unique_ptr<detail::Transfer> transfer = std::move(it->second);
+  active_.erase(it);
+
+  FetchResult result = detail::make_result(*transfer, code);
+  if (code != CURLE_OK) {
+    log_->debug("provider_request_failed order_id={} curl_code={} http_status={} error=\"{}\"",
+                transfer->order_id, static_cast<int>(code), result.http_status,
+                detail::curl_error_text(*transfer, code));
+  }
+
+  curl_multi_remove_handle(multi_, easy);
+  recycle_easy(easy);
+  deliver(std::move(transfer->done), std::move(result));
+}
+
+CURL* Client::Impl::take_easy() {
+  if (idle_easy_.empty()) return curl_easy_init();
+  CURL* easy = idle_easy_.back();
+  idle_easy_.pop_back();
+  return easy;
+}
+
+// The connections stay in the multi handle's cache, so a reused easy handle
+// adds nothing to keep-alive; reuse only saves re-creating handles. At most
+// max_in_flight idle handles are kept.
+void Client::Impl::recycle_easy(CURL* easy) {
+  if (idle_easy_.size() >= static_cast<std::size_t>(config_.max_in_flight)) {
+    curl_easy_cleanup(easy);
+    return;
+  }
+  curl_easy_reset(easy);  // drops pointers into the finished Transfer
+  idle_easy_.push_back(easy);
+}
+
+void Client::Impl::deliver(Callback done, FetchResult result) {
+  boost::asio::post(io_, [alive = std::weak_ptr<char>(alive_), done = std::move(done),
+                          result = std::move(result)]() mutable {
+    if (alive.expired()) return;
+    done(std::move(result));
+  });
+}
+
+void Client::Impl::deliver_error(Callback done, std::error_code error) {
+  FetchResult result;
+  result.transport_error = error;
+  deliver(std::move(done), std::move(result));
+}
+
+Client::Client(boost::asio::io_context& io, const config::ProviderConfig& config)
+    : impl_(std::make_unique<Impl>(io, config)) {}
+
+Client::~Client() = default;
+
+void Client::fetch_status(const std::string& order_id, Callback done) {
+  impl_->fetch(order_id, std::move(done));
+}
+
+void Client::stop() { impl_->stop(); }
+
+std::size_t Client::in_flight() const { return impl_->in_flight(); }
+
+}  // namespace smm::provider

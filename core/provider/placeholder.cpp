@@ -1,2 +1,0 @@
-// placeholder
-namespace smm { [[maybe_unused]] static int placeholder_provider; }
