@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
+#include "log/log.hpp"
 
 namespace smm::sync {
 namespace {
@@ -14,6 +15,11 @@ namespace {
 using Kind = queue::Completion::Kind;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
+
+spdlog::logger& logger() {
+  static const auto instance = log::get("sync");
+  return *instance;
+}
 
 std::int64_t unix_ms_now() {
   return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -52,7 +58,7 @@ double Engine::random_unit() {
 }
 
 void Engine::start() {
-  spdlog::info("sync_started max_in_flight={} rate_limit={} burst={}",
+  logger().info("sync_started max_in_flight={} rate_limit={} burst={}",
                config_.provider.max_in_flight, config_.provider.rate_limit,
                config_.provider.burst);
 }
@@ -80,7 +86,7 @@ void Engine::drain_loop() {
     self->counters_.drained_ids += static_cast<std::uint64_t>(result.scheduled);
     self->counters_.drained_invalid += static_cast<std::uint64_t>(result.dead);
     if (result.dead > 0) {
-      spdlog::warn("invalid_payloads_dead_lettered count={}", result.dead);
+      logger().warn("invalid_payloads_dead_lettered count={}", result.dead);
     }
     if (result.scheduled > 0) self->pump();
 
@@ -124,7 +130,7 @@ void Engine::pump() {
     self->active_ += result.claims.size();
     self->counters_.claimed += result.claims.size();
     self->counters_.dead_lettered += static_cast<std::uint64_t>(result.given_up);
-    if (result.given_up > 0) spdlog::warn("orders_given_up count={}", result.given_up);
+    if (result.given_up > 0) logger().warn("orders_given_up count={}", result.given_up);
 
     const bool full = static_cast<int>(result.claims.size()) >= wanted;
     for (auto& claim : result.claims) self->start_poll(std::move(claim));
@@ -221,29 +227,29 @@ void Engine::note_outcome(const queue::Claim& claim, const Decision& decision,
   switch (decision.outcome) {
     case PollOutcome::status_known:
       account_rejected_logged_ = false;
-      spdlog::debug("poll_ok id={} status={} latency_ms={}", claim.id, decision.write->status,
+      logger().debug("poll_ok id={} status={} latency_ms={}", claim.id, decision.write->status,
                     duration_cast<milliseconds>(result.latency).count());
       break;
     case PollOutcome::status_unknown:
       // Once per word: a new word from the provider is worth one line, not one per order.
       if (unknown_words_logged_.insert(decision.reason).second) {
-        spdlog::warn("unknown_status_word word=\"{}\" id={} action=repoll", decision.reason,
+        logger().warn("unknown_status_word word=\"{}\" id={} action=repoll", decision.reason,
                      claim.id);
       }
       break;
     case PollOutcome::account_rejected:
       if (!account_rejected_logged_) {
-        spdlog::error("provider_rejected_account message=\"{}\" action=retry_all",
+        logger().error("provider_rejected_account message=\"{}\" action=retry_all",
                       decision.reason);
         account_rejected_logged_ = true;
       }
       break;
     case PollOutcome::order_rejected:
-      spdlog::info("order_rejected id={} message=\"{}\" attempts={}", claim.id, decision.reason,
+      logger().info("order_rejected id={} message=\"{}\" attempts={}", claim.id, decision.reason,
                    claim.attempts + 1);
       break;
     default:
-      spdlog::debug("poll_failed id={} outcome={} detail=\"{}\" http_status={}", claim.id,
+      logger().debug("poll_failed id={} outcome={} detail=\"{}\" http_status={}", claim.id,
                     to_string(decision.outcome), decision.reason, result.http_status);
       break;
   }
@@ -253,7 +259,7 @@ void Engine::on_written(const queue::Claim& claim, const store::StatusUpdate& up
                         std::error_code error, store::WriteOutcome outcome) {
   if (error) {
     ++counters_.write_errors;
-    spdlog::debug("write_failed id={} error=\"{}\"", claim.id, error.message());
+    logger().debug("write_failed id={} error=\"{}\"", claim.id, error.message());
   } else {
     switch (outcome) {
       case store::WriteOutcome::updated: ++counters_.writes_updated; break;
@@ -261,7 +267,7 @@ void Engine::on_written(const queue::Claim& claim, const store::StatusUpdate& up
       case store::WriteOutcome::final_protected: ++counters_.writes_final_protected; break;
       case store::WriteOutcome::no_row:
         ++counters_.writes_no_row;
-        spdlog::warn("order_row_missing id={} table={} action=drop", claim.id,
+        logger().warn("order_row_missing id={} table={} action=drop", claim.id,
                      config_.postgres.table);
         break;
     }
@@ -281,10 +287,10 @@ void Engine::complete(const queue::Claim& claim, Kind kind, Duration delay, std:
     case Kind::retry_rejected: ++counters_.retries; break;
     case Kind::dead:
       ++counters_.dead_lettered;
-      spdlog::warn("order_dead_lettered id={} reason=\"{}\"", claim.id, reason);
+      logger().warn("order_dead_lettered id={} reason=\"{}\"", claim.id, reason);
       break;
   }
-  spdlog::trace("complete id={} kind={} delay_ms={}", claim.id, to_string(kind), delay.count());
+  logger().trace("complete id={} kind={} delay_ms={}", claim.id, to_string(kind), delay.count());
 
   pending_acks_.push_back(
       queue::Completion{claim.id, claim.token, kind, unix_ms_now() + delay.count(), std::move(reason)});
@@ -307,7 +313,7 @@ void Engine::flush_acks() {
       // leases end; their writes, if any, are already committed and the
       // repeat writes nothing.
       self->counters_.ack_failures += count;
-      spdlog::warn("complete_failed count={} error=\"{}\" action=repoll_after_lease", count,
+      logger().warn("complete_failed count={} error=\"{}\" action=repoll_after_lease", count,
                    error.message());
     }
     self->flush_acks();
@@ -327,7 +333,7 @@ void Engine::stop(std::function<void()> stopped) {
   if (stopping_) return;
   stopping_ = true;
   stopped_ = std::move(stopped);
-  spdlog::info("sync_stopping in_flight={} grace_ms={}", active_ - waiting_.size(),
+  logger().info("sync_stopping in_flight={} grace_ms={}", active_ - waiting_.size(),
                config_.shutdown.grace.count());
 
   wake_timer_.cancel();
@@ -346,7 +352,7 @@ void Engine::stop(std::function<void()> stopped) {
 
 void Engine::on_grace_expired() {
   grace_expired_ = true;
-  spdlog::warn("shutdown_grace_expired in_flight={} action=abort_and_hand_back",
+  logger().warn("shutdown_grace_expired in_flight={} action=abort_and_hand_back",
                active_ - to_release_.size());
   // Aborted fetches come back as shutting_down and are handed back.
   client_.stop();
@@ -355,7 +361,7 @@ void Engine::on_grace_expired() {
   grace_timer_.expires_after(config_.shutdown.hand_back_timeout);
   grace_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
     if (error || !self->stopped_) return;
-    spdlog::warn("shutdown_hand_back_timed_out unreturned={} action=leases_expire",
+    logger().warn("shutdown_hand_back_timed_out unreturned={} action=leases_expire",
                  self->active_);
     self->finish_stop();
   });
@@ -379,10 +385,10 @@ void Engine::maybe_finish_stop() {
     self->active_ -= count;
     self->counters_.released += count;
     if (error) {
-      spdlog::warn("hand_back_failed count={} error=\"{}\" action=leases_expire", count,
+      logger().warn("hand_back_failed count={} error=\"{}\" action=leases_expire", count,
                    error.message());
     } else {
-      spdlog::info("handed_back count={}", count);
+      logger().info("handed_back count={}", count);
     }
     self->maybe_finish_stop();
   });
@@ -393,7 +399,7 @@ void Engine::finish_stop() {
   grace_timer_.cancel();
   auto stopped = std::move(stopped_);
   stopped_ = nullptr;
-  spdlog::info("sync_stopped claimed={} final={} dead={} released={}", counters_.claimed,
+  logger().info("sync_stopped claimed={} final={} dead={} released={}", counters_.claimed,
                counters_.completed_final, counters_.dead_lettered, counters_.released);
   stopped();
 }
