@@ -179,6 +179,10 @@ TEST_F(DaemonTest, SyncsOrdersToFinalStatus) {
   EXPECT_TRUE(smm::test::eventually([&] { return redis_->integer({"ZCARD", key("schedule")}) == 0; }, 10s));
   EXPECT_EQ(redis_->integer({"LLEN", key("dead")}), 0);
   EXPECT_EQ(count_where("provider_synced_at IS NULL"), 0);
+  const std::string log = daemon_log();
+  for (const char* secret : {FakeProvider::kApiId, FakeProvider::kApiKey, FakeProvider::kSecretKey}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "secret in log: " << secret;
+  }
 }
 
 TEST_F(DaemonTest, AcceptsNumbersAsStrings) {
