@@ -67,7 +67,7 @@ int check_config(const config::Config& config) {
 
 int enqueue(const config::Config& config, const std::vector<std::string>& ids) {
   return with_queue(config, [&](queue::Queue& queue, auto finish) {
-    queue.enqueue(ids, [finish, count = ids.size()](std::error_code error, int) {
+    queue.enqueue(ids, [finish](std::error_code error, int count) {
       if (error) {
         print_error("enqueue", error);
         finish(1);
@@ -81,7 +81,7 @@ int enqueue(const config::Config& config, const std::vector<std::string>& ids) {
 
 int stats(const config::Config& config) {
   return with_queue(config, [&](queue::Queue& queue, auto finish) {
-    queue.stats([finish](std::error_code error, queue::Stats stats) {
+    queue.stats([&queue, &config, finish](std::error_code error, queue::Stats stats) {
       if (error) {
         print_error("stats", error);
         finish(1);
@@ -93,7 +93,23 @@ int stats(const config::Config& config) {
                 << "oldest due age   " << stats.oldest_due_age_seconds << " s\n"
                 << "leased           " << stats.leased << "\n"
                 << "dead             " << stats.dead << "\n";
-      finish(0);
+
+      // Asking for zero send times reads the shared provider state and
+      // reserves nothing.
+      queue::RateRequest read_only;
+      read_only.rate_per_second = config.provider.rate_limit;
+      read_only.recovery_per_second = config.provider.throttle_recovery;
+      queue.acquire_rate(read_only, [finish](std::error_code rate_error, queue::RateGrant grant) {
+        if (rate_error) {
+          print_error("reading the provider state", rate_error);
+          finish(1);
+          return;
+        }
+        std::cout << "provider circuit " << (grant.circuit_open ? "open" : "closed") << "\n"
+                  << "provider pause   " << static_cast<double>(grant.pause_remaining_us) / 1e6 << " s\n"
+                  << "rate factor      " << grant.rate_factor << "\n";
+        finish(0);
+      });
     });
   });
 }
@@ -102,13 +118,18 @@ int dead_letters(const config::Config& config, bool requeue, const std::vector<s
                  std::int64_t limit) {
   if (requeue) {
     return with_queue(config, [&](queue::Queue& queue, auto finish) {
-      queue.requeue_dead(ids, [finish](std::error_code error, int count) {
+      queue.requeue_dead(ids, [finish, given = ids.size()](std::error_code error, int count) {
         if (error) {
           print_error("requeue", error);
           finish(1);
           return;
         }
         std::cout << "requeued " << count << " order id(s)\n";
+        // An id may appear in several entries, so this is a hint, not an error.
+        if (given > 0 && static_cast<std::size_t>(count) < given) {
+          std::cerr << "smm-syncd: " << given - static_cast<std::size_t>(count)
+                    << " of the given id(s) were not found in the dead list\n";
+        }
         finish(0);
       });
     });

@@ -39,6 +39,31 @@ struct ProviderConfig {
       "api key", "api_key", "secret", "invalid key", "disabled", "suspend",
       "ip address", "alamat ip", "ip anda", "ip tidak", "whitelist", "tidak diizinkan",
       "not allowed", "permintaan tidak sesuai", "incorrect request"};
+
+  // Pacing. All instances sharing one Redis aim together at rate_limit less
+  // this fraction, so clock and send-time differences stay under the limit.
+  double rate_headroom = 0.02;
+  // Taken off the burst's tolerance: requests granted at the same instant may
+  // reach the provider this much apart and must still fit its burst.
+  Duration burst_margin{std::chrono::milliseconds(20)};
+  // How far ahead an instance may reserve send times in one Redis round trip.
+  Duration rate_lookahead{std::chrono::milliseconds(100)};
+  // This instance's fraction of rate_limit while Redis is unreachable
+  // (1/N for N instances keeps the sum within the limit).
+  double local_rate_share = 1.0;
+
+  // Throttling without Retry-After (HTTP 429): the shared rate is multiplied
+  // by throttle_backoff, at most once per throttle_hold, never below
+  // throttle_floor of the target, and regains throttle_recovery of the
+  // target per second.
+  double throttle_backoff = 0.5;
+  double throttle_floor = 0.1;
+  double throttle_recovery = 0.05;
+  Duration throttle_hold{std::chrono::seconds(1)};
+  // Maximum pause taken from a Retry-After header.
+  Duration max_pause{std::chrono::minutes(5)};
+  // After an account rejection: time until one instance sends a probe.
+  Duration circuit_cooldown{std::chrono::seconds(60)};
 };
 
 struct RedisConfig {
@@ -88,6 +113,22 @@ struct PollConfig {
 
 struct HealthConfig {
   std::string listen = "127.0.0.1:9580";
+  // File the bound port is written to after listening ("" = none); useful
+  // with port 0, which binds a free port.
+  std::string port_file;
+  // Largest request the endpoint reads, header and body each; a larger
+  // header gets 431, a larger body 413, and the connection is closed.
+  std::size_t max_request_bytes = 8 * 1024;
+  // Time a client has to send a whole request (and later to read the
+  // response); a slower client is disconnected.
+  Duration read_timeout{std::chrono::seconds(5)};
+  int max_connections = 16;                      // further connections are closed at once
+  // The event loop is checked this often; a check that runs later than
+  // stall_threshold marks the loop stalled (/healthz 503, no WATCHDOG=1).
+  Duration loop_check_interval{std::chrono::seconds(1)};
+  Duration stall_threshold{std::chrono::seconds(5)};
+  Duration stats_interval{std::chrono::seconds(5)};   // queue counts for /metrics
+  Duration status_interval{std::chrono::seconds(5)};  // STATUS= line sent to systemd
 };
 
 struct LogConfig {

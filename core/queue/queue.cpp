@@ -41,9 +41,13 @@ struct Keys {
         attempts(key_name(prefix, "attempts")),
         failures(key_name(prefix, "failures")),
         since(key_name(prefix, "since")),
-        bump(key_name(prefix, "bump")) {}
+        bump(key_name(prefix, "bump")),
+        rate(key_name(prefix, "rl")),
+        circuit(key_name(prefix, "circuit")),
+        circuit_probe(key_name(prefix, "circuit_probe")) {}
 
   std::string inbox, schedule, dead, lease, seq, attempts, failures, since, bump;
+  std::string rate, circuit, circuit_probe;
 };
 
 const char* kind_name(Completion::Kind kind) {
@@ -504,6 +508,62 @@ void Queue::requeue_dead(std::vector<std::string> ids, Callback<int> done) {
   impl_->run_script(Script::requeue_dead, {k.dead, k.schedule, k.since, k.attempts, k.failures},
                     wanted,
                     parse_into<int>(detail::script_name(Script::requeue_dead), std::move(done), detail::parse_count_reply));
+}
+
+namespace {
+
+// Lua reads numbers from text; fixed notation keeps small rates exact enough.
+std::string number_text(double value) { return fmt::format("{:.9f}", value); }
+
+}  // namespace
+
+void Queue::acquire_rate(const RateRequest& request, Callback<RateGrant> done) {
+  const auto& k = impl_->keys;
+  impl_->run_script(Script::rate_acquire, {k.rate, k.circuit},
+                    {number_text(request.rate_per_second), std::to_string(request.tolerance_us),
+                     std::to_string(std::max(request.wanted, 0)), std::to_string(request.lookahead_us),
+                     number_text(request.recovery_per_second), request.probe ? "1" : "0"},
+                    parse_into<RateGrant>(detail::script_name(Script::rate_acquire), std::move(done),
+                                          detail::parse_rate_grant_reply));
+}
+
+void Queue::throttle(const ThrottleRequest& request, Callback<ThrottleResult> done) {
+  const auto& k = impl_->keys;
+  impl_->run_script(Script::rate_throttle, {k.rate},
+                    {std::to_string(std::max<std::int64_t>(request.pause_ms, 0)), number_text(request.backoff),
+                     number_text(request.floor), number_text(request.recovery_per_second),
+                     std::to_string(request.hold_us)},
+                    parse_into<ThrottleResult>(detail::script_name(Script::rate_throttle), std::move(done),
+                                               detail::parse_throttle_reply));
+}
+
+void Queue::open_circuit(const std::string& reason, std::chrono::milliseconds cooldown,
+                         Callback<bool> done) {
+  const auto& k = impl_->keys;
+  impl_->run_script(Script::circuit_open, {k.circuit, k.circuit_probe},
+                    {reason, std::to_string(cooldown.count()), std::to_string(kDeadPayloadMaxBytes)},
+                    parse_into<bool>(detail::script_name(Script::circuit_open), std::move(done),
+                                     detail::parse_circuit_open_reply));
+}
+
+void Queue::check_circuit(const std::string& holder, std::chrono::milliseconds lock,
+                          Callback<CircuitState> done) {
+  const auto& k = impl_->keys;
+  impl_->run_script(Script::circuit_check, {k.circuit, k.circuit_probe},
+                    {holder, std::to_string(std::max<std::int64_t>(lock.count(), 1))},
+                    parse_into<CircuitState>(detail::script_name(Script::circuit_check), std::move(done),
+                                             detail::parse_circuit_check_reply));
+}
+
+void Queue::close_circuit(Callback<bool> done) {
+  const auto& k = impl_->keys;
+  auto parse = [](const Reply& reply) -> std::optional<bool> {
+    auto count = detail::parse_count_reply(reply);
+    if (!count) return std::nullopt;
+    return *count == 1;
+  };
+  impl_->run_script(Script::circuit_close, {k.circuit, k.circuit_probe}, {},
+                    parse_into<bool>(detail::script_name(Script::circuit_close), std::move(done), parse));
 }
 
 }  // namespace smm::queue

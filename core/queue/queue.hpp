@@ -7,7 +7,9 @@
 // {P}:dead LIST of JSON {"payload","reason","at"}, {P}:lease HASH
 // id -> "token:expiry_ms", {P}:seq counter, {P}:attempts HASH (order-level
 // rejections), {P}:failures HASH (transient failures in a row), {P}:since
-// HASH (first seen, Unix ms), {P}:bump HASH (re-enqueued while leased).
+// HASH (first seen, Unix ms), {P}:bump HASH (re-enqueued while leased),
+// {P}:rl HASH (shared pacing state), {P}:circuit HASH and
+// {P}:circuit_probe (the provider circuit and its probe lock).
 //
 // A claimed id never leaves the schedule: claiming re-scores it to the
 // lease's end, so if this process dies the id is simply due again then.
@@ -88,6 +90,48 @@ struct DeadLetter {
   std::int64_t at_ms = 0;
 };
 
+// One request for send times under the shared rate limit.
+struct RateRequest {
+  double rate_per_second = 0;      // the target rate, headroom applied
+  std::int64_t tolerance_us = 0;   // the burst's tolerance
+  int wanted = 0;                  // slots wanted; 0 only reads the state
+  std::int64_t lookahead_us = 0;   // latest slot accepted, from now
+  double recovery_per_second = 0;  // factor regained per second after a cut
+  bool probe = false;              // the circuit probe, allowed while the circuit is open
+};
+
+struct RateGrant {
+  // Send times granted, as offsets from the moment Redis ran the script.
+  std::vector<std::int64_t> slot_offsets_us;
+  // When fewer slots than wanted were granted: wait this long before asking
+  // again (the pause's end, or until the next slot is within the lookahead).
+  std::int64_t wait_us = 0;
+  double rate_factor = 1.0;        // the shared backoff factor, in (0, 1]
+  std::int64_t pause_remaining_us = 0;
+  bool circuit_open = false;
+};
+
+struct ThrottleRequest {
+  std::int64_t pause_ms = 0;       // Retry-After, capped; 0 cuts the rate instead
+  double backoff = 0.5;
+  double floor = 0.1;
+  double recovery_per_second = 0.05;
+  std::int64_t hold_us = 0;
+};
+
+struct ThrottleResult {
+  std::int64_t pause_remaining_us = 0;
+  double rate_factor = 1.0;
+  bool cut = false;                // this call cut the rate
+};
+
+struct CircuitState {
+  enum class Kind { closed, open, probe };  // probe: open, and this caller probes now
+  Kind kind = Kind::closed;
+  std::int64_t wait_ms = 0;        // when open: time until worth asking again
+  std::string reason;
+};
+
 class Queue {
  public:
   template <typename T>
@@ -133,6 +177,22 @@ class Queue {
   // Moves dead entries whose payload is a valid id back to the schedule, due
   // now; `ids` empty means all. Returns how many were requeued.
   void requeue_dead(std::vector<std::string> ids, Callback<int> done);
+
+  // The provider's shared limits ({P}:rl, {P}:circuit, {P}:circuit_probe).
+  // Reserves send times under the cluster-wide rate (one round trip).
+  void acquire_rate(const RateRequest& request, Callback<RateGrant> done);
+  // Records a throttling response for every instance: a pause, or a rate cut.
+  void throttle(const ThrottleRequest& request, Callback<ThrottleResult> done);
+  // Opens the circuit (or restarts its cool-down); returns whether it was
+  // closed before.
+  void open_circuit(const std::string& reason, std::chrono::milliseconds cooldown,
+                    Callback<bool> done);
+  // Reads the circuit; once the probe is due, one caller (named `holder`)
+  // gets Kind::probe and holds the probe lock for `lock`.
+  void check_circuit(const std::string& holder, std::chrono::milliseconds lock,
+                     Callback<CircuitState> done);
+  // Closes the circuit; returns whether it was open.
+  void close_circuit(Callback<bool> done);
 
  private:
   struct Impl;

@@ -44,12 +44,13 @@ Decision from_rejection(const provider::Rejection& rejection, const queue::Claim
   Decision decision;
   decision.reason = rejection.message;
 
-  // An account problem is no fault of the order: retry without burning
-  // one of its attempts.
+  // An account problem is no fault of the order: hand it back without
+  // burning one of its attempts. The engine opens the provider circuit.
   if (is_account_level(rejection.message, policy.account_error_patterns)) {
     decision.outcome = PollOutcome::account_rejected;
     decision.kind = Kind::retry_transient;
     decision.delay = transient_delay(claim, policy, random_unit);
+    decision.hand_back = true;
     return decision;
   }
 
@@ -113,6 +114,7 @@ Policy Policy::from_config(const config::Config& config) {
       config.poll.rejection_cap,
       config.poll.jitter,
       config.provider.account_error_patterns,
+      config.provider.max_pause,
   };
 }
 
@@ -132,20 +134,31 @@ Decision decide(const provider::FetchResult& result, const queue::Claim& claim,
                                   "HTTP " + std::to_string(result.http_status), claim, policy,
                                   random_unit);
     if (result.retry_after) {
-      decision.pause_provider = std::chrono::duration_cast<Duration>(*result.retry_after);
+      decision.pause_provider =
+          std::min(std::chrono::duration_cast<Duration>(*result.retry_after), policy.max_pause);
       decision.delay = std::max(decision.delay, *decision.pause_provider);
     }
     return decision;
   }
 
-  // 3. Any other HTTP error is a fault of the transport, whatever the body
+  // 3. Some providers refuse a bad key or a blocked IP with 401 or 403 and
+  //    the usual JSON rejection. Only such a body is trusted, because a
+  //    CDN's HTML 403 page carries no verdict on the account.
+  const bool auth_status = result.http_status == 401 || result.http_status == 403;
+  if (const auto* rejection = std::get_if<provider::Rejection>(&result.answer);
+      auth_status && rejection != nullptr &&
+      is_account_level(rejection->message, policy.account_error_patterns)) {
+    return from_rejection(*rejection, claim, policy, random_unit);
+  }
+
+  // 4. Any other HTTP error is a fault of the transport, whatever the body
   //    says: CDN pages and 5xx never count against an order or the account.
   if (result.http_status < 200 || result.http_status >= 300) {
     return transient(PollOutcome::http_error, "HTTP " + std::to_string(result.http_status),
                      claim, policy, random_unit);
   }
 
-  // 4. A 2xx answer: trust it only as far as the parser does.
+  // 5. A 2xx answer: trust it only as far as the parser does.
   if (const auto* report = std::get_if<provider::StatusReport>(&result.answer)) {
     return from_report(*report, claim, policy, random_unit);
   }

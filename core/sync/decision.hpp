@@ -46,6 +46,7 @@ struct Policy {
   // Case-insensitive substrings of a rejection message that mean the
   // account, not the order, was refused.
   std::vector<std::string> account_error_patterns;
+  Duration max_pause;               // cap on a Retry-After pause
 
   static Policy from_config(const config::Config& config);
 };
@@ -59,8 +60,12 @@ struct Decision {
   queue::Completion::Kind kind = queue::Completion::Kind::retry_transient;
   Duration delay{0};
   std::string reason;               // dead-letter reason, or log detail
-  // Pause every request to the provider this long (Retry-After).
+  // Pause every request to the provider this long (Retry-After, capped by
+  // Policy::max_pause).
   std::optional<Duration> pause_provider;
+  // Hand the id back unchanged (due now, no attempt or failure counted)
+  // instead of completing it: the account, not the order, was refused.
+  bool hand_back = false;
 };
 
 Decision decide(const provider::FetchResult& result, const queue::Claim& claim,

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -25,6 +28,33 @@ std::int64_t unix_ms_now() {
   return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+limiter::Micros steady_now_us() {
+  return duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+// "<host>:<pid>", the probe lock's holder, for operators reading Redis.
+std::string make_instance_name() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+limiter::ThrottlePolicy throttle_policy(const config::ProviderConfig& provider) {
+  return limiter::ThrottlePolicy{provider.throttle_backoff, provider.throttle_floor,
+                                 provider.throttle_recovery,
+                                 duration_cast<std::chrono::microseconds>(provider.throttle_hold)};
+}
+
+limiter::AccountSignal account_signal(PollOutcome outcome) {
+  switch (outcome) {
+    case PollOutcome::status_known:
+    case PollOutcome::status_unknown:
+    case PollOutcome::order_rejected: return limiter::AccountSignal::accepted;
+    case PollOutcome::account_rejected: return limiter::AccountSignal::rejected;
+    default: return limiter::AccountSignal::inconclusive;
+  }
+}
+
 const char* to_string(Kind kind) {
   switch (kind) {
     case Kind::done: return "done";
@@ -46,11 +76,17 @@ Engine::Engine(boost::asio::io_context& io, const config::Config& config, queue:
       client_(client),
       store_(store),
       policy_(Policy::from_config(config)),
-      bucket_(config.provider.rate_limit, config.provider.burst,
-              limiter::TokenBucket::Clock::now()),
       random_(std::random_device{}()),
+      target_rate_(limiter::target_rate(config.provider.rate_limit, config.provider.rate_headroom)),
+      tolerance_(limiter::burst_tolerance(
+          config.provider.rate_limit, config.provider.burst,
+          duration_cast<std::chrono::microseconds>(config.provider.burst_margin))),
+      local_gcra_(target_rate_ * config.provider.local_rate_share, tolerance_),
+      local_factor_(throttle_policy(config.provider)),
+      instance_name_(make_instance_name()),
       wake_timer_(io),
       token_timer_(io),
+      circuit_timer_(io),
       grace_timer_(io) {}
 
 double Engine::random_unit() {
@@ -58,16 +94,18 @@ double Engine::random_unit() {
 }
 
 void Engine::start() {
-  logger().info("sync_started max_in_flight={} rate_limit={} burst={}",
+  logger().info("sync_started max_in_flight={} rate_limit={} burst={} target_rate={:.3f} tolerance_ms={:.1f}",
                config_.provider.max_in_flight, config_.provider.rate_limit,
-               config_.provider.burst);
+               config_.provider.burst, target_rate_,
+               static_cast<double>(tolerance_.count()) / 1000.0);
 }
 
 void Engine::on_queue_state(bool connected) {
   queue_connected_ = connected;
   if (!connected || stopping_) return;
   drain_loop();
-  pump();
+  // Learn whether the provider circuit is open before claiming anything.
+  check_circuit();
 }
 
 // ---- inbox ---------------------------------------------------------------
@@ -112,19 +150,35 @@ void Engine::drain_loop() {
 void Engine::pump() {
   if (stopping_ || claim_in_flight_ || !queue_connected_) return;
 
+  // An open circuit claims nothing; a probing one claims the probe's one id.
+  const bool probing = circuit_.phase() == limiter::CircuitPhase::probing;
+  if (circuit_.phase() == limiter::CircuitPhase::open || (probing && probe_token_)) return;
+
   const auto max_in_flight = static_cast<std::size_t>(config_.provider.max_in_flight);
   if (active_ >= max_in_flight) return;
-  const int wanted = static_cast<int>(
-      std::min(max_in_flight - active_, static_cast<std::size_t>(config_.redis.claim_batch)));
+  const int wanted = probing ? 1 : static_cast<int>(std::min(
+      max_in_flight - active_, static_cast<std::size_t>(config_.redis.claim_batch)));
 
   claim_in_flight_ = true;
-  queue_.claim(wanted, [self = shared_from_this(), wanted](std::error_code error,
-                                                          queue::ClaimResult result) {
+  queue_.claim(wanted, [self = shared_from_this(), wanted, probing](std::error_code error,
+                                                                   queue::ClaimResult result) {
     self->claim_in_flight_ = false;
     if (error) {
       self->arm_wake(std::nullopt);
       self->maybe_finish_stop();
       return;
+    }
+    if (probing && !self->stopping_) {
+      if (result.claims.empty()) {
+        // Nothing is due to probe with; the lock lapses and a later check
+        // (here or elsewhere) probes once work is due.
+        self->circuit_.on_probe_abandoned();
+        self->arm_circuit_check(self->config_.redis.idle_poll);
+      } else {
+        self->probe_token_ = result.claims.front().token;
+        ++self->counters_.circuit_probes;
+        logger().info("provider_circuit_probe id={}", result.claims.front().id);
+      }
     }
 
     self->active_ += result.claims.size();
@@ -168,24 +222,144 @@ void Engine::start_poll(queue::Claim claim) {
   send_waiting();
 }
 
+// Requests send times for every waiting claim that has none yet, one Redis
+// call at a time. The reply either covers them or gives the wait before the next call.
 void Engine::send_waiting() {
-  while (!waiting_.empty() && !stopping_) {
-    auto wait = bucket_.try_acquire(limiter::TokenBucket::Clock::now());
-    if (wait > limiter::TokenBucket::Clock::duration::zero()) {
-      if (token_timer_armed_) return;
-      ++counters_.rate_limit_waits;
-      token_timer_armed_ = true;
-      token_timer_.expires_after(wait);
-      token_timer_.async_wait([self = shared_from_this()](boost::system::error_code) {
-        self->token_timer_armed_ = false;
-        self->send_waiting();
-      });
-      return;
-    }
-    queue::Claim claim = std::move(waiting_.front());
-    waiting_.pop_front();
-    fetch(std::move(claim));
+  if (stopping_) return;
+  if (circuit_.phase() == limiter::CircuitPhase::open) {
+    give_back_waiting();
+    return;
   }
+  if (waiting_.size() <= reserved_ || acquire_in_flight_ || token_timer_armed_) return;
+  const std::size_t wanted = waiting_.size() - reserved_;
+
+  if (!queue_connected_) {
+    use_local_rate(true, errc::redis_disconnected);
+    reserve_locally(wanted);
+    return;
+  }
+
+  queue::RateRequest request;
+  request.rate_per_second = target_rate_;
+  request.tolerance_us = tolerance_.count();
+  request.wanted = static_cast<int>(wanted);
+  request.lookahead_us = duration_cast<std::chrono::microseconds>(config_.provider.rate_lookahead).count();
+  request.recovery_per_second = config_.provider.throttle_recovery;
+  request.probe = circuit_.phase() == limiter::CircuitPhase::probing;
+
+  acquire_in_flight_ = true;
+  queue_.acquire_rate(request, [self = shared_from_this(), wanted](std::error_code error,
+                                                                   queue::RateGrant grant) {
+    self->acquire_in_flight_ = false;
+    self->on_rate_grant(wanted, error, grant);
+  });
+}
+
+void Engine::on_rate_grant(std::size_t wanted, std::error_code error, const queue::RateGrant& grant) {
+  if (stopping_) return;
+  if (error) {
+    use_local_rate(true, error);
+    reserve_locally(std::min(wanted, waiting_.size() - std::min(waiting_.size(), reserved_)));
+    return;
+  }
+  use_local_rate(false, {});
+
+  counters_.rate_factor = grant.rate_factor;
+  if (grant.pause_remaining_us > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= pause_until_) {
+      logger().info("provider_paused source=shared remaining_ms={}", grant.pause_remaining_us / 1000);
+    }
+    pause_until_ = std::max(pause_until_, now + std::chrono::microseconds(grant.pause_remaining_us));
+  }
+  if (grant.circuit_open && circuit_.phase() == limiter::CircuitPhase::closed) {
+    on_circuit_open_seen();
+    return;
+  }
+
+  schedule_slots(grant.slot_offsets_us);
+  if (grant.slot_offsets_us.size() < wanted) {
+    arm_rate_retry(std::chrono::microseconds(grant.wait_us));
+    return;
+  }
+  send_waiting();  // claims that arrived meanwhile
+}
+
+// The fallback while Redis is unreachable: this instance alone, at its share.
+void Engine::reserve_locally(std::size_t wanted) {
+  const auto now = steady_now_us();
+  const auto now_tp = std::chrono::steady_clock::now();
+  if (now_tp < pause_until_) {
+    arm_rate_retry(duration_cast<std::chrono::microseconds>(pause_until_ - now_tp));
+    return;
+  }
+  counters_.rate_factor = local_factor_.value(now);
+  local_gcra_.set_rate(target_rate_ * config_.provider.local_rate_share * counters_.rate_factor);
+
+  const auto lookahead = duration_cast<std::chrono::microseconds>(config_.provider.rate_lookahead);
+  std::vector<std::int64_t> offsets;
+  while (offsets.size() < wanted) {
+    auto slot = local_gcra_.reserve(now, lookahead);
+    if (!slot) break;
+    offsets.push_back(slot->count());
+  }
+  schedule_slots(offsets);
+  if (offsets.size() < wanted) arm_rate_retry(local_gcra_.wait_for_slot(now, lookahead));
+}
+
+// Logs each switch between the shared and the local limit once.
+void Engine::use_local_rate(bool local, std::error_code error) {
+  if (local == rate_local_) return;
+  rate_local_ = local;
+  counters_.rate_limit_local = local;
+  if (local) {
+    ++counters_.rate_local_fallbacks;
+    logger().warn("rate_limit_local error=\"{}\" local_rate={:.3f} action=pace_alone",
+                 error.message(), target_rate_ * config_.provider.local_rate_share);
+  } else {
+    logger().info("rate_limit_shared target_rate={:.3f}", target_rate_);
+  }
+}
+
+void Engine::schedule_slots(const std::vector<std::int64_t>& offsets_us) {
+  for (std::int64_t offset : offsets_us) {
+    ++reserved_;
+    ++counters_.rate_slots_granted;
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::microseconds(offset));
+    slot_timers_.insert(timer);
+    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code error) {
+      self->slot_timers_.erase(timer);
+      --self->reserved_;
+      if (error) return;
+      self->on_slot();
+    });
+  }
+}
+
+// Sends the oldest waiting claim at its reserved time, unless a pause or the
+// open circuit forbids it. A skipped time is lost, which only leaves part of
+// the provider's allowance unused.
+void Engine::on_slot() {
+  const bool paused = std::chrono::steady_clock::now() < pause_until_;
+  if (stopping_ || waiting_.empty() || paused || circuit_.phase() == limiter::CircuitPhase::open) {
+    ++counters_.rate_slots_unused;
+    send_waiting();
+    return;
+  }
+  queue::Claim claim = std::move(waiting_.front());
+  waiting_.pop_front();
+  fetch(std::move(claim));
+}
+
+void Engine::arm_rate_retry(std::chrono::microseconds wait) {
+  if (token_timer_armed_) return;
+  ++counters_.rate_limit_waits;
+  token_timer_armed_ = true;
+  token_timer_.expires_after(std::max(wait, std::chrono::microseconds(std::chrono::milliseconds(1))));
+  token_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    self->token_timer_armed_ = false;
+    if (!error) self->send_waiting();
+  });
 }
 
 void Engine::fetch(queue::Claim claim) {
@@ -204,9 +378,13 @@ void Engine::on_fetched(const queue::Claim& claim, const provider::FetchResult& 
 
   Decision decision = decide(result, claim, policy_, random_unit());
   note_outcome(claim, decision, result);
+  feed_circuit(claim, decision);
+  if (decision.outcome == PollOutcome::throttled) on_throttled(decision);
 
-  if (decision.pause_provider) {
-    bucket_.pause_until(limiter::TokenBucket::Clock::now() + *decision.pause_provider);
+  if (decision.hand_back) {
+    ++counters_.circuit_handed_back;
+    give_back(claim);
+    return;
   }
   if (!decision.write) {
     complete(claim, decision.kind, decision.delay, decision.reason);
@@ -217,6 +395,187 @@ void Engine::on_fetched(const queue::Claim& claim, const provider::FetchResult& 
   store_.write(update, [self = shared_from_this(), claim, update](std::error_code error,
                                                                   store::WriteOutcome outcome) {
     self->on_written(claim, update, error, outcome);
+  });
+}
+
+// ---- throttling ----------------------------------------------------------
+
+// Retry-After pauses every instance; a bare 429 cuts the shared rate.
+void Engine::on_throttled(const Decision& decision) {
+  queue::ThrottleRequest request;
+  request.backoff = config_.provider.throttle_backoff;
+  request.floor = config_.provider.throttle_floor;
+  request.recovery_per_second = config_.provider.throttle_recovery;
+  request.hold_us = duration_cast<std::chrono::microseconds>(config_.provider.throttle_hold).count();
+
+  if (decision.pause_provider) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= pause_until_) {
+      logger().warn("provider_throttled pause_ms={} source=retry_after", decision.pause_provider->count());
+    }
+    pause_until_ = std::max(pause_until_, now + *decision.pause_provider);
+    ++counters_.throttle_pauses;
+    request.pause_ms = decision.pause_provider->count();
+  } else {
+    local_factor_.cut(steady_now_us());
+  }
+  if (!queue_connected_) return;
+
+  const bool pause = request.pause_ms > 0;
+  queue_.throttle(request, [self = shared_from_this(), pause](std::error_code error,
+                                                              queue::ThrottleResult result) {
+    if (error) {
+      logger().debug("throttle_not_shared error=\"{}\"", error.message());
+      return;
+    }
+    self->counters_.rate_factor = result.rate_factor;
+    if (!pause && result.cut) {
+      ++self->counters_.rate_cuts;
+      logger().warn("provider_rate_reduced factor={:.3f} source=http_429", result.rate_factor);
+    }
+  });
+}
+
+// ---- provider circuit ----------------------------------------------------
+
+void Engine::feed_circuit(const queue::Claim& claim, const Decision& decision) {
+  const bool probe = probe_token_ && *probe_token_ == claim.token;
+  if (probe) probe_token_.reset();
+
+  const limiter::AccountSignal signal = account_signal(decision.outcome);
+  switch (circuit_.on_answer(signal, probe)) {
+    case limiter::CircuitAction::open_shared:
+      open_circuit(decision.reason);
+      return;
+    case limiter::CircuitAction::close_shared:
+      queue_.close_circuit([self = shared_from_this()](std::error_code error, bool) {
+        if (error) {
+          logger().warn("provider_circuit_close_failed error=\"{}\" action=peers_wait_for_probe",
+                       error.message());
+        }
+        logger().info("provider_circuit_closed source=probe");
+        self->pump();
+      });
+      return;
+    case limiter::CircuitAction::none:
+      break;
+  }
+  // An inconclusive probe leaves the circuit open until the probe lock lapses.
+  if (probe && circuit_.phase() == limiter::CircuitPhase::open) {
+    logger().info("provider_circuit_probe_inconclusive outcome={}", to_string(decision.outcome));
+    arm_circuit_check(config_.redis.idle_poll);
+  }
+}
+
+void Engine::open_circuit(const std::string& reason) {
+  ++counters_.circuit_opened;
+  logger().error("provider_circuit_open reason=\"{}\" cooldown_ms={} action=stop_polling", reason,
+                config_.provider.circuit_cooldown.count());
+  give_back_waiting();
+  queue_.open_circuit(reason, config_.provider.circuit_cooldown,
+                      [self = shared_from_this()](std::error_code error, bool) {
+                        if (error) {
+                          logger().warn("provider_circuit_not_shared error=\"{}\"", error.message());
+                        }
+                        self->arm_circuit_check(self->config_.provider.circuit_cooldown);
+                      });
+}
+
+// Another instance opened the circuit.
+void Engine::on_circuit_open_seen() {
+  if (!circuit_.on_shared_open()) return;
+  ++counters_.circuit_opened;
+  logger().error("provider_circuit_open source=shared action=stop_polling");
+  give_back_waiting();
+  arm_circuit_check(config_.redis.idle_poll);
+}
+
+// Reads the shared circuit. While it is open, this runs again every
+// idle_poll or sooner when the probe is due, so a close by any instance
+// takes effect here within idle_poll.
+void Engine::check_circuit() {
+  if (stopping_ || circuit_check_in_flight_ || !queue_connected_) return;
+  circuit_check_in_flight_ = true;
+  queue_.check_circuit(instance_name_, config_.provider.circuit_cooldown,
+                       [self = shared_from_this()](std::error_code error, queue::CircuitState state) {
+    self->circuit_check_in_flight_ = false;
+    if (self->stopping_) return;
+    if (error) {
+      self->arm_circuit_check(self->config_.redis.idle_poll);
+      return;
+    }
+    using Kind = queue::CircuitState::Kind;
+    if (state.kind == Kind::closed) {
+      if (self->circuit_.is_open()) logger().info("provider_circuit_closed source=shared");
+      self->circuit_.on_shared_closed();
+      self->probe_token_.reset();
+      self->pump();
+      self->send_waiting();
+      return;
+    }
+    if (self->circuit_.on_shared_open()) {
+      ++self->counters_.circuit_opened;
+      logger().error("provider_circuit_open source=shared reason=\"{}\" action=stop_polling", state.reason);
+      self->give_back_waiting();
+    }
+    if (state.kind == Kind::probe) {
+      self->circuit_.on_probe_won();
+      self->pump();
+      return;
+    }
+    self->arm_circuit_check(std::min(std::chrono::milliseconds(state.wait_ms), self->config_.redis.idle_poll));
+  });
+}
+
+void Engine::arm_circuit_check(std::chrono::milliseconds wait) {
+  if (stopping_ || circuit_timer_armed_) return;
+  circuit_timer_armed_ = true;
+  circuit_timer_.expires_after(std::min(std::max(wait, std::chrono::milliseconds(1)), config_.redis.idle_poll));
+  circuit_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    self->circuit_timer_armed_ = false;
+    if (!error) self->check_circuit();
+  });
+}
+
+// Hands a claim back as it was (due now, no attempt or failure counted).
+void Engine::give_back(queue::Claim claim) {
+  if (stopping_) {
+    hand_back(std::move(claim));
+    return;
+  }
+  std::vector<queue::Claim> claims;
+  claims.push_back(std::move(claim));
+  queue_.release(std::move(claims), [self = shared_from_this()](std::error_code error, int) {
+    --self->active_;
+    ++self->counters_.released;
+    if (error) {
+      logger().warn("hand_back_failed count=1 error=\"{}\" action=lease_expires", error.message());
+    }
+    self->pump();
+    self->maybe_finish_stop();
+  });
+}
+
+void Engine::give_back_waiting() {
+  if (waiting_.empty()) return;
+  std::vector<queue::Claim> claims(std::make_move_iterator(waiting_.begin()),
+                                   std::make_move_iterator(waiting_.end()));
+  waiting_.clear();
+  if (stopping_) {
+    for (auto& claim : claims) hand_back(std::move(claim));
+    return;
+  }
+  const std::size_t count = claims.size();
+  counters_.circuit_handed_back += count;
+  queue_.release(std::move(claims), [self = shared_from_this(), count](std::error_code error, int) {
+    self->active_ -= count;
+    self->counters_.released += count;
+    if (error) {
+      logger().warn("hand_back_failed count={} error=\"{}\" action=leases_expire", count, error.message());
+    } else {
+      logger().info("handed_back count={} reason=provider_circuit_open", count);
+    }
+    self->maybe_finish_stop();
   });
 }
 
@@ -239,7 +598,7 @@ void Engine::note_outcome(const queue::Claim& claim, const Decision& decision,
       break;
     case PollOutcome::account_rejected:
       if (!account_rejected_logged_) {
-        logger().error("provider_rejected_account message=\"{}\" action=retry_all",
+        logger().error("provider_rejected_account message=\"{}\" action=open_circuit",
                       decision.reason);
         account_rejected_logged_ = true;
       }
@@ -338,6 +697,8 @@ void Engine::stop(std::function<void()> stopped) {
 
   wake_timer_.cancel();
   token_timer_.cancel();
+  circuit_timer_.cancel();
+  for (const auto& timer : slot_timers_) timer->cancel();
   while (!waiting_.empty()) {
     to_release_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();

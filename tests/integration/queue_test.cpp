@@ -334,6 +334,22 @@ TEST_F(QueueTest, DrainTakesOldestEntriesFirstUpToBatch) {
   EXPECT_EQ(sync_->command({"LRANGE", key("inbox"), "0", "-1"}), std::vector<std::string>{"3"});
 }
 
+TEST_F(QueueTest, LeadingZerosNameOneOrder) {
+  start_queue();
+  for (const char* payload : {"000123", "123", " 0123 ", "0"}) {
+    sync_->command({"LPUSH", key("inbox"), payload});
+  }
+
+  auto result = call<DrainResult>(io_, [&](auto done) { queue_->drain(done); });
+
+  ASSERT_FALSE(result.ec) << result.ec.message();
+  EXPECT_EQ(result.value.scheduled, 4);
+  EXPECT_EQ(sync_->integer({"ZCARD", key("schedule")}), 2);
+  EXPECT_TRUE(score("123").has_value());
+  EXPECT_TRUE(score("0").has_value());
+  EXPECT_FALSE(score("000123").has_value());
+}
+
 TEST_F(QueueTest, DuplicateIdsOnlyMoveEarlier) {
   start_queue();
   std::int64_t now = redis_now_ms();

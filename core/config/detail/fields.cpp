@@ -159,6 +159,7 @@ std::vector<Section> make_sections() {
   using R = RedisConfig;
   using G = PostgresConfig;
   using O = PollConfig;
+  using H = HealthConfig;
   return {
       {"provider",
        {
@@ -175,6 +176,16 @@ std::vector<Section> make_sections() {
            bind<&C::provider, &P::user_agent>("user_agent"),
            bind<&C::provider, &P::max_response_bytes>("max_response_bytes"),
            bind<&C::provider, &P::account_error_patterns>("account_error_patterns"),
+           bind<&C::provider, &P::rate_headroom>("rate_headroom"),
+           bind<&C::provider, &P::burst_margin>("burst_margin"),
+           bind<&C::provider, &P::rate_lookahead>("rate_lookahead"),
+           bind<&C::provider, &P::local_rate_share>("local_rate_share"),
+           bind<&C::provider, &P::throttle_backoff>("throttle_backoff"),
+           bind<&C::provider, &P::throttle_floor>("throttle_floor"),
+           bind<&C::provider, &P::throttle_recovery>("throttle_recovery"),
+           bind<&C::provider, &P::throttle_hold>("throttle_hold"),
+           bind<&C::provider, &P::max_pause>("max_pause"),
+           bind<&C::provider, &P::circuit_cooldown>("circuit_cooldown"),
        }},
       {"redis",
        {
@@ -219,7 +230,18 @@ std::vector<Section> make_sections() {
            bind<&C::poll, &O::rejection_cap>("rejection_cap"),
            bind<&C::poll, &O::jitter>("jitter"),
        }},
-      {"health", {bind<&C::health, &HealthConfig::listen>("listen")}},
+      {"health",
+       {
+           bind<&C::health, &H::listen>("listen"),
+           bind<&C::health, &H::port_file>("port_file"),
+           bind<&C::health, &H::max_request_bytes>("max_request_bytes"),
+           bind<&C::health, &H::read_timeout>("read_timeout"),
+           bind<&C::health, &H::max_connections>("max_connections"),
+           bind<&C::health, &H::loop_check_interval>("loop_check_interval"),
+           bind<&C::health, &H::stall_threshold>("stall_threshold"),
+           bind<&C::health, &H::stats_interval>("stats_interval"),
+           bind<&C::health, &H::status_interval>("status_interval"),
+       }},
       {"log",
        {
            bind<&C::log, &LogConfig::level>("level"),

@@ -98,6 +98,31 @@ std::string check_host_port(std::string_view text, unsigned min_port) {
   return {};
 }
 
+// A fraction in [min, max], or (min, max) where the bound itself makes no sense.
+void check_fraction(const Checker& check, std::string_view key, double value, double min, bool min_open,
+                    double max, bool max_open) {
+  const bool above = min_open ? value > min : value >= min;
+  const bool below = max_open ? value < max : value <= max;
+  if (!above || !below) {
+    check.fail(key, fmt::format("must be {} {} and {} {}, got {}", min_open ? "greater than" : "at least", min,
+                                max_open ? "less than" : "at most", max, value));
+  }
+}
+
+void check_provider_pacing(const Checker& check, const ProviderConfig& provider) {
+  // Half the rate as headroom would waste the allowance; more is surely a typo.
+  check_fraction(check, "provider.rate_headroom", provider.rate_headroom, 0.0, false, 0.5, false);
+  if (provider.burst_margin.count() < 0) check.fail("provider.burst_margin", "must not be negative");
+  check.positive("provider.rate_lookahead", provider.rate_lookahead);
+  check_fraction(check, "provider.local_rate_share", provider.local_rate_share, 0.0, true, 1.0, false);
+  check_fraction(check, "provider.throttle_backoff", provider.throttle_backoff, 0.0, true, 1.0, true);
+  check_fraction(check, "provider.throttle_floor", provider.throttle_floor, 0.0, true, 1.0, false);
+  check_fraction(check, "provider.throttle_recovery", provider.throttle_recovery, 0.0, true, 1.0, false);
+  check.positive("provider.throttle_hold", provider.throttle_hold);
+  check.positive("provider.max_pause", provider.max_pause);
+  check.positive("provider.circuit_cooldown", provider.circuit_cooldown);
+}
+
 void check_provider(const Checker& check, const ProviderConfig& provider) {
   const auto& url = provider.base_url;
   if (url.empty()) check.fail("provider.base_url", "missing: set the provider's URL, e.g. \"https://centralsmm.co.id\"");
@@ -130,6 +155,7 @@ void check_provider(const Checker& check, const ProviderConfig& provider) {
       check.fail("provider.account_error_patterns", fmt::format("the pattern at index {} is empty", i));
     }
   }
+  check_provider_pacing(check, provider);
 }
 
 // redis://[[user]:password@]host[:port][/db]. Returns the problem, or "".
@@ -259,6 +285,22 @@ void check_health(const Checker& check, const HealthConfig& health) {
   if (!is_ip_address(host)) {
     check.fail("health.listen", fmt::format("the host must be an IP address such as 127.0.0.1 or [::1], got \"{}\"", host));
   }
+  if (has_control_char(health.port_file)) check.fail("health.port_file", "must not contain control characters");
+  // 512 bytes hold a probe's request line and usual headers.
+  check.in_range("health.max_request_bytes", static_cast<long long>(health.max_request_bytes), 512, 1024 * 1024);
+  check.positive("health.read_timeout", health.read_timeout);
+  check.in_range("health.max_connections", health.max_connections, 1, 10'000);
+  check.positive("health.loop_check_interval", health.loop_check_interval);
+  check.positive("health.stall_threshold", health.stall_threshold);
+  // A check interval as long as the threshold could not tell a late check
+  // from a stalled loop.
+  if (health.loop_check_interval >= health.stall_threshold) {
+    check.fail("health.loop_check_interval",
+               fmt::format("must be shorter than health.stall_threshold (\"{}\"), got \"{}\"",
+                           format_duration(health.stall_threshold), format_duration(health.loop_check_interval)));
+  }
+  check.positive("health.stats_interval", health.stats_interval);
+  check.positive("health.status_interval", health.status_interval);
 }
 
 void check_log_and_shutdown(const Checker& check, const Config& config) {

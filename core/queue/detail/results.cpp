@@ -109,6 +109,81 @@ std::optional<Stats> parse_stats_reply(const Reply& reply) {
 
 std::optional<int> parse_count_reply(const Reply& reply) { return as_count(reply); }
 
+namespace {
+
+constexpr double kMillionths = 1e6;
+
+// A factor sent as an integer number of millionths; must lie in (0, 1].
+std::optional<double> as_factor(const Reply& reply) {
+  auto millionths = as_int(reply);
+  if (!millionths || *millionths <= 0 || *millionths > static_cast<std::int64_t>(kMillionths)) {
+    return std::nullopt;
+  }
+  return static_cast<double>(*millionths) / kMillionths;
+}
+
+std::optional<std::int64_t> as_non_negative(const Reply& reply) {
+  auto value = as_int(reply);
+  if (!value || *value < 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<RateGrant> parse_rate_grant_reply(const Reply& reply) {
+  const auto* fields = as_array(reply, 5);
+  if (fields == nullptr || (*fields)[0].type != Reply::Type::array) return std::nullopt;
+
+  RateGrant grant;
+  for (const auto& element : (*fields)[0].elements) {
+    auto offset = as_non_negative(element);
+    if (!offset) return std::nullopt;
+    grant.slot_offsets_us.push_back(*offset);
+  }
+  auto wait = as_non_negative((*fields)[1]);
+  auto factor = as_factor((*fields)[2]);
+  auto pause = as_non_negative((*fields)[3]);
+  auto circuit = as_int((*fields)[4]);
+  if (!wait || !factor || !pause || !circuit || (*circuit != 0 && *circuit != 1)) return std::nullopt;
+  grant.wait_us = *wait;
+  grant.rate_factor = *factor;
+  grant.pause_remaining_us = *pause;
+  grant.circuit_open = *circuit == 1;
+  return grant;
+}
+
+std::optional<ThrottleResult> parse_throttle_reply(const Reply& reply) {
+  const auto* fields = as_array(reply, 3);
+  if (fields == nullptr) return std::nullopt;
+  auto pause = as_non_negative((*fields)[0]);
+  auto factor = as_factor((*fields)[1]);
+  auto cut = as_int((*fields)[2]);
+  if (!pause || !factor || !cut) return std::nullopt;
+  return ThrottleResult{*pause, *factor, *cut == 1};
+}
+
+std::optional<bool> parse_circuit_open_reply(const Reply& reply) {
+  const auto* fields = as_array(reply, 2);
+  if (fields == nullptr) return std::nullopt;
+  auto was_closed = as_int((*fields)[0]);
+  if (!was_closed) return std::nullopt;
+  return *was_closed == 1;
+}
+
+std::optional<CircuitState> parse_circuit_check_reply(const Reply& reply) {
+  const auto* fields = as_array(reply, 3);
+  if (fields == nullptr) return std::nullopt;
+  auto kind = as_int((*fields)[0]);
+  auto wait = as_non_negative((*fields)[1]);
+  auto reason = as_string((*fields)[2]);
+  if (!kind || *kind < 0 || *kind > 2 || !wait || !reason) return std::nullopt;
+  CircuitState state;
+  state.kind = static_cast<CircuitState::Kind>(*kind);
+  state.wait_ms = *wait;
+  state.reason = std::move(*reason);
+  return state;
+}
+
 DeadLetter parse_dead_letter(std::string json) {
   DeadLetter letter;
   rapidjson::Document document;

@@ -25,6 +25,10 @@ std::optional<ClaimReply> parse_claim_reply(const Reply& reply);
 std::optional<CompleteReply> parse_complete_reply(const Reply& reply);
 std::optional<Stats> parse_stats_reply(const Reply& reply);
 std::optional<int> parse_count_reply(const Reply& reply);
+std::optional<RateGrant> parse_rate_grant_reply(const Reply& reply);
+std::optional<ThrottleResult> parse_throttle_reply(const Reply& reply);
+std::optional<bool> parse_circuit_open_reply(const Reply& reply);
+std::optional<CircuitState> parse_circuit_check_reply(const Reply& reply);
 
 // Reads payload, reason and at from a dead-list entry. Entries are written
 // by other tools too, so a field that is missing or of another type is left

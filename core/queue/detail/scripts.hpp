@@ -15,7 +15,8 @@ namespace smm::queue::detail {
 
 // Helpers shared by the scripts.
 //  parse_id mirrors smm::parse_order_id (common/order_id.cpp): trim ASCII
-//  whitespace, then 1 to 20 ASCII digits, with the same reasons.
+//  whitespace, then 1 to 20 ASCII digits, with the same reasons, and
+//  leading zeros dropped so "0123" and "123" are one order.
 //  dead_entry builds the JSON of a dead-list entry; a payload longer than
 //  `max_bytes` is cut at a UTF-8 character boundary, and a payload that is
 //  not valid UTF-8 is stored hex-encoded (payload_encoding = "hex") because
@@ -45,12 +46,16 @@ local function parse_id(raw)
   if #id == 0 then return nil, 'empty payload' end
   if #id > 20 then return nil, 'id longer than 20 digits' end
   if not string.find(id, '^[0-9]+$') then return nil, 'id is not a decimal number' end
-  return id
+  local canonical = string.gsub(id, '^0+', '')
+  if canonical == '' then return '0' end
+  return canonical
 end
 
--- Exact member check for ids already in the schedule (no trimming).
+-- Exact member check for ids already in the schedule (no trimming): the
+-- canonical form parse_id returns, without leading zeros.
 local function is_exact_id(s)
-  return #s >= 1 and #s <= 20 and string.find(s, '^[0-9]+$') ~= nil
+  if #s < 1 or #s > 20 or string.find(s, '^[0-9]+$') == nil then return false end
+  return s == '0' or string.byte(s, 1) ~= 48
 end
 
 local function utf8_valid(s)
@@ -125,6 +130,28 @@ end
 local function lease_expiry(held)
   if not held then return nil end
   return tonumber(string.match(held, ':(%d+)$'))
+end
+
+-- Microseconds fit a Lua number (a double) exactly until the year 2255.
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+-- The shared rate factor at `now`: the stored value plus the linear
+-- recovery since it was stored, at most 1.
+local function current_factor(stored, stored_at, now, recovery_per_second)
+  local factor = tonumber(stored) or 1
+  local at = tonumber(stored_at) or now
+  return math.min(1, factor + recovery_per_second * (now - at) / 1000000)
+end
+
+-- Expires the rate state once nothing in it matters any more: the TAT and
+-- the pause lie in the past and the factor is back at 1. A missing key then
+-- reads exactly like that state.
+local function expire_rate_state(key, now, tat, pause_until, factor, recovery_per_second)
+  local live_us = math.max(tat - now, pause_until - now, (1 - factor) / recovery_per_second * 1000000, 0)
+  redis.call('PEXPIRE', key, math.floor(live_us / 1000) + 1)
 end
 )lua";
 
@@ -352,19 +379,143 @@ end
 return requeued
 )lua";
 
-enum class Script { drain, claim, complete, release, enqueue, stats, requeue_dead };
-inline constexpr std::size_t kScriptCount = 7;
+// Shared pacing by GCRA with reservations (see limiter/gcra.hpp for the
+// arithmetic, which this mirrors). KEYS: rate state HASH (tat, pause_until,
+// factor, factor_at, cut_at; times in Unix microseconds), circuit HASH.
+// ARGV: target rate per second, tolerance us, slots wanted, lookahead us,
+// factor recovery per second, "1" for the circuit probe (allowed while the
+// circuit is open). Grants nothing while paused or, except to the probe,
+// while the circuit is open. Returns {{slot offsets from now, us}, wait us
+// before asking again when fewer were granted, factor in millionths, pause
+// remaining us, circuit open 0/1}.
+inline constexpr std::string_view kRateAcquireBody = R"lua(
+local now = now_us()
+local rate = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
+local lookahead = tonumber(ARGV[4])
+local recovery = tonumber(ARGV[5])
+local probe = ARGV[6] == '1'
+
+local circuit_open = redis.call('EXISTS', KEYS[2])
+local state = redis.call('HMGET', KEYS[1], 'tat', 'pause_until', 'factor', 'factor_at')
+local tat = tonumber(state[1]) or 0
+local pause_until = tonumber(state[2]) or 0
+local factor = current_factor(state[3], state[4], now, recovery)
+
+local granted, wait = {}, 0
+if circuit_open == 1 and not probe then
+  wait = 0
+elseif pause_until > now then
+  wait = pause_until - now
+else
+  local interval = 1000000 / (rate * factor)
+  while #granted < wanted do
+    local slot = math.max(now, tat - tolerance)
+    if slot - now > lookahead then break end
+    granted[#granted + 1] = math.floor(slot - now)
+    tat = math.max(tat, now) + interval
+  end
+  if #granted < wanted then wait = math.max(tat - tolerance - now - lookahead, 1) end
+  if #granted > 0 then
+    redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat))
+    expire_rate_state(KEYS[1], now, tat, pause_until, factor, recovery)
+  end
+end
+return {granted, math.floor(wait), math.floor(factor * 1000000),
+        math.floor(math.max(pause_until - now, 0)), circuit_open}
+)lua";
+
+// Throttling. KEYS: rate state HASH. ARGV: pause ms (0 = no Retry-After:
+// cut the rate instead), backoff multiplier, floor, recovery per second,
+// hold us. A pause only ever extends. A cut applies at most once per hold.
+// Returns {pause remaining us, factor in millionths, 1 if this call cut}.
+inline constexpr std::string_view kRateThrottleBody = R"lua(
+local now = now_us()
+local pause_ms = tonumber(ARGV[1])
+local backoff = tonumber(ARGV[2])
+local floor = tonumber(ARGV[3])
+local recovery = tonumber(ARGV[4])
+local hold = tonumber(ARGV[5])
+
+local state = redis.call('HMGET', KEYS[1], 'tat', 'pause_until', 'factor', 'factor_at', 'cut_at')
+local tat = tonumber(state[1]) or 0
+local pause_until = tonumber(state[2]) or 0
+local factor = current_factor(state[3], state[4], now, recovery)
+local cut = 0
+if pause_ms > 0 then
+  local wanted_until = now + pause_ms * 1000
+  if wanted_until > pause_until then
+    pause_until = wanted_until
+    redis.call('HSET', KEYS[1], 'pause_until', string.format('%.0f', pause_until))
+  end
+else
+  local cut_at = tonumber(state[5])
+  if not cut_at or now - cut_at >= hold then
+    factor = math.max(floor, factor * backoff)
+    redis.call('HSET', KEYS[1], 'factor', string.format('%.6f', factor),
+               'factor_at', string.format('%.0f', now), 'cut_at', string.format('%.0f', now))
+    cut = 1
+  end
+end
+expire_rate_state(KEYS[1], now, tat, pause_until, factor, recovery)
+return {math.floor(math.max(pause_until - now, 0)), math.floor(factor * 1000000), cut}
+)lua";
+
+// Opens (or re-opens) the provider circuit. KEYS: circuit HASH (reason,
+// opened_at, probe_at; Unix ms), probe lock. ARGV: reason, cool-down ms,
+// max stored reason bytes. Every call restarts the cool-down and frees the
+// probe lock. Returns {1 if it was closed before, probe due in ms}.
+inline constexpr std::string_view kCircuitOpenBody = R"lua(
+local now = now_ms()
+local cooldown = tonumber(ARGV[2])
+local was_open = redis.call('EXISTS', KEYS[1])
+redis.call('HSET', KEYS[1], 'reason', safe_text(ARGV[1], tonumber(ARGV[3])), 'probe_at', now + cooldown)
+redis.call('HSETNX', KEYS[1], 'opened_at', now)
+redis.call('DEL', KEYS[2])
+return {1 - was_open, cooldown}
+)lua";
+
+// Reads the circuit and, once its probe is due, lets one caller win the
+// probe lock (SET NX PX). KEYS: circuit HASH, probe lock. ARGV: holder
+// name, lock ms. Returns {0 closed | 1 open | 2 open and this caller
+// probes, ms until worth asking again, reason}.
+inline constexpr std::string_view kCircuitCheckBody = R"lua(
+local now = now_ms()
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, ''} end
+local state = redis.call('HMGET', KEYS[1], 'probe_at', 'reason')
+local probe_at = tonumber(state[1]) or 0
+local reason = state[2] or ''
+if now < probe_at then return {1, probe_at - now, reason} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, 0, reason} end
+return {1, math.max(redis.call('PTTL', KEYS[2]), 1), reason}
+)lua";
+
+// Closes the circuit. KEYS: circuit HASH, probe lock. Returns 1 if it was open.
+inline constexpr std::string_view kCircuitCloseBody = R"lua(
+local was_open = redis.call('EXISTS', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+return was_open
+)lua";
+
+enum class Script {
+  drain, claim, complete, release, enqueue, stats, requeue_dead,
+  rate_acquire, rate_throttle, circuit_open, circuit_check, circuit_close,
+};
+inline constexpr std::size_t kScriptCount = 12;
 
 inline std::string_view script_name(Script script) {
   static constexpr std::array<std::string_view, kScriptCount> kNames{
-      "DRAIN", "CLAIM", "COMPLETE", "RELEASE", "ENQUEUE", "STATS", "REQUEUE_DEAD"};
+      "DRAIN", "CLAIM", "COMPLETE", "RELEASE", "ENQUEUE", "STATS", "REQUEUE_DEAD",
+      "RATE_ACQUIRE", "RATE_THROTTLE", "CIRCUIT_OPEN", "CIRCUIT_CHECK", "CIRCUIT_CLOSE"};
   return kNames[static_cast<std::size_t>(script)];
 }
 
 // The full source of `script`: the prelude and its body.
 inline std::string script_source(Script script) {
   static constexpr std::array<std::string_view, kScriptCount> kBodies{
-      kDrainBody, kClaimBody, kCompleteBody, kReleaseBody, kEnqueueBody, kStatsBody, kRequeueDeadBody};
+      kDrainBody, kClaimBody, kCompleteBody, kReleaseBody, kEnqueueBody, kStatsBody, kRequeueDeadBody,
+      kRateAcquireBody, kRateThrottleBody, kCircuitOpenBody, kCircuitCheckBody, kCircuitCloseBody};
   std::string source(kPrelude);
   source += kBodies[static_cast<std::size_t>(script)];
   return source;

@@ -77,6 +77,16 @@ TEST(Config, DefaultsApplyWhenOnlyBaseUrlIsSet) {
   EXPECT_EQ(config.provider.burst, 5);
   EXPECT_EQ(config.provider.max_in_flight, 16);
   EXPECT_EQ(config.provider.account_error_patterns, defaults.provider.account_error_patterns);
+  EXPECT_EQ(config.provider.rate_headroom, 0.02);
+  EXPECT_EQ(config.provider.burst_margin, 20ms);
+  EXPECT_EQ(config.provider.rate_lookahead, 100ms);
+  EXPECT_EQ(config.provider.local_rate_share, 1.0);
+  EXPECT_EQ(config.provider.throttle_backoff, 0.5);
+  EXPECT_EQ(config.provider.throttle_floor, 0.1);
+  EXPECT_EQ(config.provider.throttle_recovery, 0.05);
+  EXPECT_EQ(config.provider.throttle_hold, 1s);
+  EXPECT_EQ(config.provider.max_pause, 5min);
+  EXPECT_EQ(config.provider.circuit_cooldown, 60s);
   EXPECT_EQ(config.redis.url, "redis://127.0.0.1:6379/0");
   EXPECT_EQ(config.redis.key_prefix, "smm-syncd");
   EXPECT_EQ(config.postgres.table, "orders");
@@ -87,6 +97,14 @@ TEST(Config, DefaultsApplyWhenOnlyBaseUrlIsSet) {
   EXPECT_EQ(config.poll.give_up_after, std::chrono::hours(24 * 30));
   EXPECT_EQ(config.poll.final_statuses, (std::vector<std::string>{"success", "partial", "error", "canceled"}));
   EXPECT_EQ(config.health.listen, "127.0.0.1:9580");
+  EXPECT_EQ(config.health.port_file, "");
+  EXPECT_EQ(config.health.max_request_bytes, 8192u);
+  EXPECT_EQ(config.health.read_timeout, 5s);
+  EXPECT_EQ(config.health.max_connections, 16);
+  EXPECT_EQ(config.health.loop_check_interval, 1s);
+  EXPECT_EQ(config.health.stall_threshold, 5s);
+  EXPECT_EQ(config.health.stats_interval, 5s);
+  EXPECT_EQ(config.health.status_interval, 5s);
   EXPECT_EQ(config.log.level, "info");
   EXPECT_EQ(config.log.format, "text");
   EXPECT_EQ(config.shutdown.grace, 20s);
@@ -349,8 +367,38 @@ TEST(Config, ProviderValuesAreValidated) {
       {"user_agent = \"a\\r\\nX-Injected: 1\"", "provider.user_agent", "control characters"},
       {"account_error_patterns = [\"api key\", \"\"]", "provider.account_error_patterns",
        "index 1 is empty"},
+      {"rate_headroom = -0.1", "provider.rate_headroom", "at least 0 and at most 0.5, got -0.1"},
+      {"rate_headroom = 0.6", "provider.rate_headroom", "at most 0.5"},
+      {"burst_margin = \"-1ms\"", "provider.burst_margin", "invalid duration"},
+      {"rate_lookahead = \"0ms\"", "provider.rate_lookahead", "must be greater than 0"},
+      {"local_rate_share = 0", "provider.local_rate_share", "greater than 0 and at most 1, got 0"},
+      {"local_rate_share = 1.5", "provider.local_rate_share", "at most 1"},
+      {"throttle_backoff = 1", "provider.throttle_backoff", "greater than 0 and less than 1, got 1"},
+      {"throttle_floor = 0", "provider.throttle_floor", "greater than 0"},
+      {"throttle_recovery = 0", "provider.throttle_recovery", "greater than 0"},
+      {"throttle_hold = \"0s\"", "provider.throttle_hold", "must be greater than 0"},
+      {"max_pause = \"0s\"", "provider.max_pause", "must be greater than 0"},
+      {"circuit_cooldown = \"0s\"", "provider.circuit_cooldown", "must be greater than 0"},
   };
   for (const auto& c : cases) expect_validation_error(c);
+}
+
+TEST(Config, ProviderPacingKeysAreRead) {
+  const Config config = load(std::string(kMinimal) +
+                             "rate_headroom = 0.05\nburst_margin = \"5ms\"\nrate_lookahead = \"250ms\"\n"
+                             "local_rate_share = 0.25\nthrottle_backoff = 0.7\nthrottle_floor = 0.2\n"
+                             "throttle_recovery = 0.1\nthrottle_hold = \"2s\"\nmax_pause = \"1m\"\n"
+                             "circuit_cooldown = \"30s\"\n");
+  EXPECT_EQ(config.provider.rate_headroom, 0.05);
+  EXPECT_EQ(config.provider.burst_margin, 5ms);
+  EXPECT_EQ(config.provider.rate_lookahead, 250ms);
+  EXPECT_EQ(config.provider.local_rate_share, 0.25);
+  EXPECT_EQ(config.provider.throttle_backoff, 0.7);
+  EXPECT_EQ(config.provider.throttle_floor, 0.2);
+  EXPECT_EQ(config.provider.throttle_recovery, 0.1);
+  EXPECT_EQ(config.provider.throttle_hold, 2s);
+  EXPECT_EQ(config.provider.max_pause, 1min);
+  EXPECT_EQ(config.provider.circuit_cooldown, 30s);
 }
 
 TEST(Config, RedisValuesAreValidated) {
@@ -449,6 +497,16 @@ TEST(Config, HealthLogAndShutdownValuesAreValidated) {
       {"[health]\nlisten = \"127.0.0.1:65536\"", "health.listen", "port must be a number from 0 to 65535"},
       {"[health]\nlisten = \"::1:9580\"", "health.listen", "IPv6 address needs brackets"},
       {"[health]\nlisten = \"localhost:9580\"", "health.listen", "must be an IP address"},
+      {"[health]\nmax_request_bytes = 100", "health.max_request_bytes", "between 512 and 1048576, got 100"},
+      {"[health]\nmax_request_bytes = -1", "health.max_request_bytes", "must not be negative"},
+      {"[health]\nread_timeout = \"0s\"", "health.read_timeout", "greater than 0"},
+      {"[health]\nmax_connections = 0", "health.max_connections", "between 1 and 10000, got 0"},
+      {"[health]\nloop_check_interval = \"0s\"", "health.loop_check_interval", "greater than 0"},
+      {"[health]\nstall_threshold = \"1s\"", "health.loop_check_interval",
+       "shorter than health.stall_threshold (\"1s\"), got \"1s\""},
+      {"[health]\nstats_interval = \"0ms\"", "health.stats_interval", "greater than 0"},
+      {"[health]\nstatus_interval = \"0ms\"", "health.status_interval", "greater than 0"},
+      {"[health]\nport_file = \"a\\nb\"", "health.port_file", "control characters"},
       {"[log]\nlevel = \"verbose\"", "log.level", "one of trace, debug, info, warn, error, got \"verbose\""},
       {"[log]\nlevel = \"INFO\"", "log.level", "one of trace"},
       {"[log]\nformat = \"logfmt\"", "log.format", "must be \"text\" or \"json\""},
@@ -460,6 +518,21 @@ TEST(Config, HealthLogAndShutdownValuesAreValidated) {
 TEST(Config, HealthListenAcceptsIpv4Ipv6AndPortZero) {
   EXPECT_EQ(load(std::string(kMinimal) + "[health]\nlisten = \"[::1]:9580\"\n").health.listen, "[::1]:9580");
   EXPECT_EQ(load(std::string(kMinimal) + "[health]\nlisten = \"0.0.0.0:0\"\n").health.listen, "0.0.0.0:0");
+}
+
+TEST(Config, HealthLimitsAreRead) {
+  const Config config = load(std::string(kMinimal) +
+                             "[health]\nport_file = \"/run/smm-syncd/port\"\nmax_request_bytes = 4096\n"
+                             "read_timeout = \"2s\"\nmax_connections = 4\nloop_check_interval = \"200ms\"\n"
+                             "stall_threshold = \"3s\"\nstats_interval = \"10s\"\nstatus_interval = \"1s\"\n");
+  EXPECT_EQ(config.health.port_file, "/run/smm-syncd/port");
+  EXPECT_EQ(config.health.max_request_bytes, 4096u);
+  EXPECT_EQ(config.health.read_timeout, 2s);
+  EXPECT_EQ(config.health.max_connections, 4);
+  EXPECT_EQ(config.health.loop_check_interval, 200ms);
+  EXPECT_EQ(config.health.stall_threshold, 3s);
+  EXPECT_EQ(config.health.stats_interval, 10s);
+  EXPECT_EQ(config.health.status_interval, 1s);
 }
 
 TEST(Config, ZeroGraceIsAccepted) {

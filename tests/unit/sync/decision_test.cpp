@@ -91,6 +91,7 @@ TEST(Decision, CredentialRejectionSparesOrderAttempts) {
     Decision d = smm::sync::decide(result, claim(7), test_policy(), 0.5);
     EXPECT_EQ(d.outcome, PollOutcome::account_rejected) << message;
     EXPECT_EQ(d.kind, Kind::retry_transient) << message;
+    EXPECT_TRUE(d.hand_back) << message;
     EXPECT_FALSE(d.write.has_value()) << message;
   }
 }
@@ -217,4 +218,30 @@ TEST(StatusMap, SynonymsMapToOneLocalValue) {
   EXPECT_EQ(policy.status_map.local_status("in progress"), "processing");
   EXPECT_EQ(policy.status_map.local_status("completed"), "success");
   EXPECT_EQ(policy.status_map.local_status("refunded"), std::nullopt);
+}
+
+TEST(Decision, ForbiddenWithCredentialMessageIsAccountRejection) {
+  for (long status : {401L, 403L}) {
+    Decision d = smm::sync::decide(answer(smm::provider::Rejection{"API Key salah"}, status), claim(),
+                                   test_policy(), 0.5);
+    EXPECT_EQ(d.outcome, PollOutcome::account_rejected) << status;
+    EXPECT_TRUE(d.hand_back) << status;
+  }
+}
+
+TEST(Decision, ForbiddenHtmlPageIsTransient) {
+  Decision d = smm::sync::decide(answer(smm::provider::MalformedAnswer{"not JSON", "<html>"}, 403),
+                                 claim(), test_policy(), 0.5);
+  EXPECT_EQ(d.outcome, PollOutcome::http_error);
+  EXPECT_FALSE(d.hand_back);
+}
+
+TEST(Decision, RetryAfterPauseIsCappedByMaxPause) {
+  smm::sync::Policy policy = test_policy();
+  policy.max_pause = 60s;
+  FetchResult result = answer(smm::provider::MalformedAnswer{"not JSON", "<html>"}, 429);
+  result.retry_after = 3600s;
+  Decision d = smm::sync::decide(result, claim(), policy, 0.5);
+  ASSERT_TRUE(d.pause_provider.has_value());
+  EXPECT_EQ(*d.pause_provider, 60s);
 }
