@@ -1,8 +1,10 @@
-// `smm-syncd run`: wires the queue, the provider client, the store and the
-// sync engine on one io_context, and handles SIGTERM/SIGINT.
+// `smm-syncd run`: wires the queue, the provider client, the store, the
+// sync engine and the operations surface (health endpoint, metrics, systemd
+// notifications) on one io_context, and handles SIGTERM/SIGINT.
 
 #include <csignal>
 #include <memory>
+#include <stdexcept>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -15,6 +17,7 @@
 #include "queue/queue.hpp"
 #include "store/store.hpp"
 #include "sync/engine.hpp"
+#include "telemetry.hpp"
 
 namespace smm::daemon {
 namespace {
@@ -50,6 +53,7 @@ int run_daemon(const config::Config& config) {
   provider::Client client(io, config.provider);
   store::Store store(io, config.postgres, config.poll.final_statuses);
   auto engine = std::make_shared<sync::Engine>(io, config, queue, client, store);
+  Telemetry telemetry(io, config, queue, store, engine);
 
   Readiness readiness;
   int exit_code = 0;
@@ -60,16 +64,37 @@ int run_daemon(const config::Config& config) {
     stopping = true;
     exit_code = code;
     sd_notify(0, "STOPPING=1");
+    telemetry.set_stopping();
     engine->stop([&] {
       store.stop([&] {
         queue.stop();
         client.stop();
+        telemetry.stop();
         io.stop();
       });
     });
   };
 
-  store.start([&](bool ready) { readiness.set_store(ready); },
+  // Listening first: a port already in use ends the start-up before any work.
+  try {
+    telemetry.start();
+  } catch (const std::runtime_error& error) {
+    spdlog::error("health_listen_failed error=\"{}\" action=exit", error.what());
+    return 1;
+  }
+
+  // No id is claimed before the table has been checked once: with a wrong
+  // table or column the daemon exits at once instead of polling orders it
+  // cannot write.
+  bool table_checked = false;
+  bool queue_connected = false;
+
+  store.start([&](bool ready) {
+                readiness.set_store(ready);
+                if (!ready || table_checked) return;
+                table_checked = true;
+                if (queue_connected) engine->on_queue_state(true);
+              },
               [&](std::error_code error, const std::string& detail) {
                 spdlog::error("postgres_schema_error error=\"{}\" detail=\"{}\" action=exit",
                               error.message(), detail);
@@ -77,7 +102,8 @@ int run_daemon(const config::Config& config) {
               });
   queue.start([&](bool connected) {
     readiness.set_queue(connected);
-    engine->on_queue_state(connected);
+    queue_connected = connected;
+    if (table_checked) engine->on_queue_state(connected);
   });
   engine->start();
 
