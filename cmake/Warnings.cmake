@@ -10,3 +10,5 @@ target_compile_options(smm_warnings INTERFACE
 if(SMM_WERROR)
   target_compile_options(smm_warnings INTERFACE -Werror)
 endif()
+
+include(${CMAKE_CURRENT_LIST_DIR}/Sanitizers.cmake)
