@@ -31,7 +31,11 @@ std::optional<std::string> parse_order_id(std::string_view raw, std::string* rea
       return std::nullopt;
     }
   }
-  return std::string(raw);
+  // Provider ids are numbers: "0123" and "123" name the same order, so only
+  // the canonical form enters the schedule.
+  const auto first_significant = raw.find_first_not_of('0');
+  if (first_significant == std::string_view::npos) return std::string("0");
+  return std::string(raw.substr(first_significant));
 }
 
 }  // namespace smm

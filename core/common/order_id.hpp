@@ -11,7 +11,8 @@ namespace smm {
 inline constexpr std::size_t kMaxOrderIdDigits = 20;
 
 // Trims surrounding ASCII whitespace and checks for 1..20 ASCII digits.
-// Returns the id, or std::nullopt with `reason` set to why it is invalid.
+// Returns the id without leading zeros ("0042" -> "42"), or std::nullopt
+// with `reason` set to why it is invalid.
 std::optional<std::string> parse_order_id(std::string_view raw, std::string* reason = nullptr);
 
 }  // namespace smm
