@@ -84,8 +84,20 @@ bool looks_like_php_diagnostic(std::string_view text) {
 std::string_view skip_php_diagnostic(std::string_view text) {
   for (std::size_t newline = text.find('\n'); newline != std::string_view::npos;
        newline = text.find('\n', newline + 1)) {
-    std::string_view line = skip_leading_noise(text.substr(newline + 1));
-    if (!line.empty() && line.front() == '{') return line;
+    // Skip blanks and BOMs within this line only: crossing into the next
+    // lines here would rescan them at every newline, quadratic on bodies
+    // made of many short blank lines.
+    std::size_t start = newline + 1;
+    while (start < text.size()) {
+      if (text[start] == ' ' || text[start] == '\t' || text[start] == '\r') {
+        ++start;
+      } else if (text.substr(start, kUtf8Bom.size()) == kUtf8Bom) {
+        start += kUtf8Bom.size();
+      } else {
+        break;
+      }
+    }
+    if (start < text.size() && text[start] == '{') return text.substr(start);
   }
   std::size_t brace = text.find('{');
   return brace == std::string_view::npos ? text : text.substr(brace);
@@ -213,8 +225,12 @@ std::optional<std::int64_t> read_count(const Value* value) {
 }
 
 std::string json_text(const Value& value) {
+  // kWriteNanAndInfFlag: a number too large for a double parses as infinity,
+  // which the default writer refuses to print, leaving an empty message.
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
+                    rapidjson::CrtAllocator, rapidjson::kWriteNanAndInfFlag>
+      writer(buffer);
   value.Accept(writer);
   return {buffer.GetString(), buffer.GetSize()};
 }

@@ -751,5 +751,22 @@ TEST(StatusParser, EmptyBodySnippetIsEmpty) {
   EXPECT_EQ(bad->snippet, "");
 }
 
+TEST(StatusParser, InfiniteErrorNumberStillGivesMessage) {
+  auto result = parse_status_answer(R"({"error": 6.081e308})");
+  const auto* rejection = std::get_if<Rejection>(&result);
+  ASSERT_NE(rejection, nullptr);
+  EXPECT_FALSE(rejection->message.empty());
+}
+
+TEST(StatusParser, ManyBlankLinesAfterDiagnosticStillFindJson) {
+  std::string body = "<b>Warning</b>: something";
+  for (int i = 0; i < 2000; ++i) body += "\n ";
+  body += "\n{\"response\":true,\"data\":{\"status\":\"Pending\"}}";
+  auto result = parse_status_answer(body);
+  const auto* report = std::get_if<StatusReport>(&result);
+  ASSERT_NE(report, nullptr);
+  EXPECT_EQ(report->status_word, "pending");
+}
+
 }  // namespace
 }  // namespace smm::provider
