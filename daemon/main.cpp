@@ -89,7 +89,9 @@ int main(int argc, char** argv) {
   smm::config::Config config;
   try {
     config = smm::config::load_file(options.config_path);
-    if (app.got_subcommand(run) || app.get_subcommands().empty()) {
+    // check-config answers "would `run` start with this?", so it needs the
+    // secrets too; the queue subcommands do not.
+    if (app.got_subcommand(run) || app.got_subcommand(check) || app.get_subcommands().empty()) {
       smm::config::require_secrets(config);
     }
   } catch (const smm::config::ConfigError& error) {

@@ -107,6 +107,15 @@ TEST(Cli, CheckConfigRedactsSecrets) {
   EXPECT_NE(result.output.find("rate_limit = 5"), std::string::npos) << result.output;
 }
 
+TEST(Cli, CheckConfigWithoutSecretsFails) {
+  TempDir dir;
+  dir.write("c.toml", minimal_config());
+  Result result = smm_syncd({"check-config", "--config", dir.file("c.toml")});
+  EXPECT_EQ(result.code, 2) << result.output;
+  EXPECT_NE(result.output.find("provider.api_id"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("CENTRALSMM_API_ID"), std::string::npos) << result.output;
+}
+
 TEST(Cli, InvalidEnqueueIdIsUsageError) {
   TempDir dir;
   dir.write("c.toml", minimal_config());
