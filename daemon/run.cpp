@@ -54,6 +54,8 @@ int run_daemon(const config::Config& config) {
   store::Store store(io, config.postgres, config.poll.final_statuses);
   auto engine = std::make_shared<sync::Engine>(io, config, queue, client, store);
   Telemetry telemetry(io, config, queue, store, engine);
+  engine->set_latency_observer(
+      [&telemetry](std::chrono::microseconds latency) { telemetry.provider_latency().observe(latency); });
 
   Readiness readiness;
   int exit_code = 0;

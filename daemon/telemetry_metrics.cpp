@@ -37,6 +37,16 @@ struct EngineSeries {
   Counter* drained;
   Counter* released;
   Counter* ack_failures;
+  Counter* rate_slots_granted;
+  Counter* rate_slots_unused;
+  Counter* throttle_pauses;
+  Counter* rate_cuts;
+  Counter* rate_local_fallbacks;
+  Counter* circuit_opened;
+  Counter* circuit_probes;
+  Counter* circuit_handed_back;
+  Gauge* rate_factor;
+  Gauge* rate_limit_local;
   Gauge* in_flight;
   Gauge* circuit_open;
 };
@@ -70,6 +80,26 @@ EngineSeries register_engine(Registry& registry) {
   s.released = &registry.counter("smm_syncd_released_total", "Claimed order ids handed back on shutdown.");
   s.ack_failures = &registry.counter("smm_syncd_ack_failures_total",
                                      "Completions Redis did not apply; those ids are polled again after their lease.");
+  s.rate_slots_granted = &registry.counter("smm_syncd_rate_slots_granted_total",
+                                           "Send times reserved from the rate limit.");
+  s.rate_slots_unused = &registry.counter("smm_syncd_rate_slots_unused_total",
+                                          "Reserved send times left unused (pause, circuit, no work).");
+  s.throttle_pauses = &registry.counter("smm_syncd_throttle_pauses_total",
+                                        "Retry-After pauses this instance set for all instances.");
+  s.rate_cuts = &registry.counter("smm_syncd_rate_cuts_total",
+                                  "Shared rate cuts after a 429 without Retry-After.");
+  s.rate_local_fallbacks = &registry.counter("smm_syncd_rate_local_fallbacks_total",
+                                             "Switches to the local rate limit while Redis was unreachable.");
+  s.circuit_opened = &registry.counter("smm_syncd_circuit_opened_total",
+                                       "Times this instance opened or found open the provider circuit.");
+  s.circuit_probes = &registry.counter("smm_syncd_circuit_probes_total",
+                                       "Half-open probes this instance sent to the provider.");
+  s.circuit_handed_back = &registry.counter("smm_syncd_circuit_handed_back_total",
+                                            "Claimed order ids handed back because the circuit was open.");
+  s.rate_factor = &registry.gauge("smm_syncd_rate_factor",
+                                  "Shared rate backoff factor; 1 is the full configured rate.");
+  s.rate_limit_local = &registry.gauge("smm_syncd_rate_limit_local",
+                                       "1 while pacing by the local fallback limit, else 0.");
   s.in_flight = &registry.gauge("smm_syncd_in_flight", "Claimed order ids not yet completed by this instance.");
   s.circuit_open = &registry.gauge("smm_syncd_provider_circuit_open",
                                    "1 while account rejections have stopped polling, else 0.");
@@ -94,6 +124,16 @@ void copy_engine(const EngineSeries& s, const sync::Engine& engine) {
   s.drained->set_total(as_double(c.drained_ids));
   s.released->set_total(as_double(c.released));
   s.ack_failures->set_total(as_double(c.ack_failures));
+  s.rate_slots_granted->set_total(as_double(c.rate_slots_granted));
+  s.rate_slots_unused->set_total(as_double(c.rate_slots_unused));
+  s.throttle_pauses->set_total(as_double(c.throttle_pauses));
+  s.rate_cuts->set_total(as_double(c.rate_cuts));
+  s.rate_local_fallbacks->set_total(as_double(c.rate_local_fallbacks));
+  s.circuit_opened->set_total(as_double(c.circuit_opened));
+  s.circuit_probes->set_total(as_double(c.circuit_probes));
+  s.circuit_handed_back->set_total(as_double(c.circuit_handed_back));
+  s.rate_factor->set(c.rate_factor);
+  s.rate_limit_local->set(c.rate_limit_local ? 1.0 : 0.0);
   s.in_flight->set(as_double(engine.active()));
   s.circuit_open->set(engine.provider_circuit_open() ? 1.0 : 0.0);
 }
@@ -133,8 +173,6 @@ void Telemetry::register_metrics() {
   registry_.gauge("smm_syncd_build_info", "Always 1; the labels name the running build.", {{"version", SMM_VERSION}})
       .set(1);
   const EngineSeries engine = register_engine(registry_);
-  // NOTE: the engine does not report per-request latency yet, so this
-  // histogram stays empty until it calls provider_latency().observe().
   provider_latency_ = &registry_.histogram("smm_syncd_provider_request_duration_seconds",
                                            "Duration of provider status requests, connection included.",
                                            metrics::default_latency_buckets());

@@ -376,6 +376,8 @@ void Engine::on_fetched(const queue::Claim& claim, const provider::FetchResult& 
     return;
   }
 
+  if (latency_observer_ && result.http_status != 0) latency_observer_(result.latency);
+
   Decision decision = decide(result, claim, policy_, random_unit());
   note_outcome(claim, decision, result);
   feed_circuit(claim, decision);

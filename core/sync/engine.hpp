@@ -89,6 +89,12 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool provider_circuit_open() const { return circuit_.is_open(); }
   std::size_t active() const { return active_; }
 
+  // Called with the duration of every provider request that got an HTTP
+  // answer (for the latency histogram).
+  void set_latency_observer(std::function<void(std::chrono::microseconds)> observer) {
+    latency_observer_ = std::move(observer);
+  }
+
  private:
   void drain_loop();
   void pump();
@@ -173,6 +179,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::set<std::string> unknown_words_logged_;
   bool account_rejected_logged_ = false;
   Counters counters_;
+  std::function<void(std::chrono::microseconds)> latency_observer_;
 };
 
 }  // namespace smm::sync

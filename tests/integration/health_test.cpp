@@ -479,6 +479,8 @@ TEST_F(HealthTest, MetricsMoveAsOrdersSync) {
   EXPECT_GE(sample(after, "smm_syncd_polls_total{outcome=\"status_known\"}"), 40) << after;
   EXPECT_GE(sample(after, "smm_syncd_status_writes_total{outcome=\"updated\"}"), 40) << after;
   EXPECT_GE(sample(after, "smm_syncd_claims_total"), 40) << after;
+  EXPECT_GE(sample(after, "smm_syncd_provider_request_duration_seconds_count"), 40) << after;
+  EXPECT_GE(sample(after, "smm_syncd_rate_slots_granted_total"), 40) << after;
   EXPECT_GE(sample(after, "smm_syncd_inbox_drained_total"), 40) << after;
   EXPECT_EQ(sample(after, "smm_syncd_dead_letters_total{source=\"order\"}"), 0) << after;
 
