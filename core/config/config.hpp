@@ -87,6 +87,10 @@ struct PostgresConfig {
   std::string synced_at_column = "provider_synced_at";  // empty disables
   int batch_size = 500;
   Duration batch_delay{std::chrono::milliseconds(20)};
+  // Send a batch at once when no statement is running, instead of waiting
+  // for batch_size or batch_delay. Rows that arrive while a statement runs
+  // still form the next batch, so batching adapts to the load.
+  bool flush_when_idle = true;
   // Writes held while PostgreSQL is unreachable; further writes fail at once
   // with pg_connection_lost so their callers retry later.
   int max_queued_writes = 2000;

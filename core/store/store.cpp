@@ -248,7 +248,8 @@ struct Store::Impl : std::enable_shared_from_this<Impl> {
 
     auto due = queue.front().queued_at + config.batch_delay;
     bool full = queue.size() >= static_cast<std::size_t>(config.batch_size);
-    if (!full && !stopping && Clock::now() < due) return arm_batch_timer(due);
+    bool wait = !full && !stopping && !config.flush_when_idle && Clock::now() < due;
+    if (wait) return arm_batch_timer(due);
     send_batch();
   }
 

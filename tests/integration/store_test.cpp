@@ -49,6 +49,8 @@ class StoreTest : public ::testing::Test {
     config_.conninfo = smm::test::pg_conninfo();
     config_.table = table_;
     config_.batch_delay = 5ms;
+    // Most tests pin down batch_size and batch_delay; the idle flush has its own tests.
+    config_.flush_when_idle = false;
     config_.reconnect_min = 20ms;
     config_.reconnect_max = 200ms;
   }
@@ -405,6 +407,47 @@ TEST_F(StoreTest, FlushesSingleWriteAfterBatchDelay) {
   ASSERT_TRUE(run_until([&] { return result->has_value(); }));
 
   EXPECT_EQ((*result)->outcome, WriteOutcome::updated);
+}
+
+TEST_F(StoreTest, IdleFlushSendsWithoutBatchDelay) {
+  create_table();
+  insert("9101", "pending", "0", "100");
+  config_.flush_when_idle = true;
+  config_.batch_delay = 60s;
+  start_store();
+
+  auto result = write_async(update("9101", "processing", 1, 99));
+  ASSERT_TRUE(run_until([&] { return result->has_value(); }, 5s))
+      << "the write waited for batch_delay although no statement was running";
+  EXPECT_EQ((*result)->outcome, WriteOutcome::updated);
+}
+
+TEST_F(StoreTest, IdleFlushBatchesWritesQueuedMeanwhile) {
+  create_table();
+  for (int i = 1; i <= 300; ++i) insert(std::to_string(9200 + i), "pending", "0", "100");
+  pg_->exec("CREATE SEQUENCE " + table_ + "_updates");
+  pg_->exec("CREATE FUNCTION " + table_ + "_count() RETURNS trigger LANGUAGE plpgsql AS " +
+            "$$ BEGIN PERFORM nextval('" + table_ + "_updates'); RETURN NULL; END $$");
+  pg_->exec("CREATE TRIGGER count_updates AFTER UPDATE ON " + table_ +
+            " FOR EACH STATEMENT EXECUTE FUNCTION " + table_ + "_count()");
+  config_.flush_when_idle = true;
+  config_.batch_delay = 60s;
+  start_store();
+
+  // The first write goes out alone; the other 299 queue behind it and
+  // leave together in the next statement.
+  std::vector<std::shared_ptr<std::optional<WriteResult>>> results;
+  for (int i = 1; i <= 300; ++i) {
+    results.push_back(write_async(update(std::to_string(9200 + i), "processing", 1, 99)));
+  }
+  ASSERT_TRUE(run_until([&] {
+    for (const auto& result : results) {
+      if (!result->has_value()) return false;
+    }
+    return true;
+  }, 5s));
+  for (const auto& result : results) EXPECT_EQ((*result)->outcome, WriteOutcome::updated);
+  EXPECT_EQ(pg_->query("SELECT last_value FROM " + table_ + "_updates")[0][0], "2");
 }
 
 TEST_F(StoreTest, ReportsSchemaErrorForMissingTable) {

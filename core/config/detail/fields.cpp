@@ -80,8 +80,7 @@ std::string read_value(const toml::node& node, double& out) {
   return {};
 }
 
-// No key is a boolean yet; this keeps the type set complete for new keys.
-[[maybe_unused]] std::string read_value(const toml::node& node, bool& out) {
+std::string read_value(const toml::node& node, bool& out) {
   const auto* value = node.as_boolean();
   if (value == nullptr) return wrong_type("a boolean", node);
   out = value->get();
@@ -114,7 +113,7 @@ std::string render_value(const Secret& value) {
 std::string render_value(Duration value) { return toml_quote(format_duration(value)); }
 std::string render_value(int value) { return fmt::format("{}", value); }
 std::string render_value(std::size_t value) { return fmt::format("{}", value); }
-[[maybe_unused]] std::string render_value(bool value) { return value ? "true" : "false"; }
+std::string render_value(bool value) { return value ? "true" : "false"; }
 
 // fmt prints the shortest text that reads back exactly; TOML needs a '.' or
 // an exponent to read it back as a float rather than an integer.
@@ -209,6 +208,7 @@ std::vector<Section> make_sections() {
            bind<&C::postgres, &G::synced_at_column>("synced_at_column"),
            bind<&C::postgres, &G::batch_size>("batch_size"),
            bind<&C::postgres, &G::batch_delay>("batch_delay"),
+           bind<&C::postgres, &G::flush_when_idle>("flush_when_idle"),
            bind<&C::postgres, &G::max_queued_writes>("max_queued_writes"),
            bind<&C::postgres, &G::statement_timeout>("statement_timeout"),
            bind<&C::postgres, &G::connect_timeout>("connect_timeout"),
