@@ -105,6 +105,10 @@ struct PollConfig {
   Duration processing_interval{std::chrono::seconds(30)};
   Duration unknown_status_interval{std::chrono::seconds(60)};  // word not in the status map
   Duration lease{std::chrono::seconds(120)};
+  // Order ids this instance holds at once: waiting for a send time, in a
+  // provider request, or waiting for their write and completion. At least
+  // provider.max_in_flight, which caps the requests alone.
+  int max_claimed = 64;
   int max_attempts = 8;                          // order-level rejections before the dead list
   Duration give_up_after{std::chrono::hours(24 * 30)};
   std::vector<std::string> final_statuses{"success", "partial", "error", "canceled"};

@@ -154,10 +154,12 @@ void Engine::pump() {
   const bool probing = circuit_.phase() == limiter::CircuitPhase::probing;
   if (circuit_.phase() == limiter::CircuitPhase::open || (probing && probe_token_)) return;
 
-  const auto max_in_flight = static_cast<std::size_t>(config_.provider.max_in_flight);
-  if (active_ >= max_in_flight) return;
+  // Claims held (waiting, polling or writing) are capped by max_claimed;
+  // requests alone by max_in_flight, so writes never hold request capacity.
+  const auto max_claimed = static_cast<std::size_t>(config_.poll.max_claimed);
+  if (active_ >= max_claimed) return;
   const int wanted = probing ? 1 : static_cast<int>(std::min(
-      max_in_flight - active_, static_cast<std::size_t>(config_.redis.claim_batch)));
+      max_claimed - active_, static_cast<std::size_t>(config_.redis.claim_batch)));
 
   claim_in_flight_ = true;
   queue_.claim(wanted, [self = shared_from_this(), wanted, probing](std::error_code error,
@@ -230,8 +232,9 @@ void Engine::send_waiting() {
     give_back_waiting();
     return;
   }
-  if (waiting_.size() <= reserved_ || acquire_in_flight_ || token_timer_armed_) return;
-  const std::size_t wanted = waiting_.size() - reserved_;
+  const std::size_t covered = reserved_ + banked_slots_;
+  if (waiting_.size() <= covered || acquire_in_flight_ || token_timer_armed_) return;
+  const std::size_t wanted = waiting_.size() - covered;
 
   if (!queue_connected_) {
     use_local_rate(true, errc::redis_disconnected);
@@ -259,7 +262,8 @@ void Engine::on_rate_grant(std::size_t wanted, std::error_code error, const queu
   if (stopping_) return;
   if (error) {
     use_local_rate(true, error);
-    reserve_locally(std::min(wanted, waiting_.size() - std::min(waiting_.size(), reserved_)));
+    const std::size_t covered = reserved_ + banked_slots_;
+    reserve_locally(std::min(wanted, waiting_.size() - std::min(waiting_.size(), covered)));
     return;
   }
   use_local_rate(false, {});
@@ -346,9 +350,31 @@ void Engine::on_slot() {
     send_waiting();
     return;
   }
+  if (requests_in_flight_ >= static_cast<std::size_t>(config_.provider.max_in_flight)) {
+    ++banked_slots_;
+    return;
+  }
   queue::Claim claim = std::move(waiting_.front());
   waiting_.pop_front();
   fetch(std::move(claim));
+}
+
+// Uses send times that came due while max_in_flight requests were running.
+// A send time is only ever used late, never early, so the rate still holds.
+void Engine::send_banked() {
+  const auto max_in_flight = static_cast<std::size_t>(config_.provider.max_in_flight);
+  while (banked_slots_ > 0 && requests_in_flight_ < max_in_flight) {
+    const bool paused = std::chrono::steady_clock::now() < pause_until_;
+    if (stopping_ || waiting_.empty() || paused || circuit_.phase() == limiter::CircuitPhase::open) {
+      counters_.rate_slots_unused += banked_slots_;
+      banked_slots_ = 0;
+      return;
+    }
+    --banked_slots_;
+    queue::Claim claim = std::move(waiting_.front());
+    waiting_.pop_front();
+    fetch(std::move(claim));
+  }
 }
 
 void Engine::arm_rate_retry(std::chrono::microseconds wait) {
@@ -365,7 +391,10 @@ void Engine::arm_rate_retry(std::chrono::microseconds wait) {
 void Engine::fetch(queue::Claim claim) {
   auto self = shared_from_this();
   const std::string id = claim.id;
+  ++requests_in_flight_;
   client_.fetch_status(id, [self, claim = std::move(claim)](provider::FetchResult result) {
+    --self->requests_in_flight_;
+    self->send_banked();
     self->on_fetched(claim, result);
   });
 }
@@ -559,6 +588,8 @@ void Engine::give_back(queue::Claim claim) {
 }
 
 void Engine::give_back_waiting() {
+  counters_.rate_slots_unused += banked_slots_;
+  banked_slots_ = 0;
   if (waiting_.empty()) return;
   std::vector<queue::Claim> claims(std::make_move_iterator(waiting_.begin()),
                                    std::make_move_iterator(waiting_.end()));

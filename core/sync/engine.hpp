@@ -108,6 +108,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void on_slot();
   void arm_rate_retry(std::chrono::microseconds wait);
   void fetch(queue::Claim claim);
+  void send_banked();
   void on_throttled(const Decision& decision);
   void feed_circuit(const queue::Claim& claim, const Decision& decision);
   void open_circuit(const std::string& reason);
@@ -144,6 +145,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   limiter::Gcra local_gcra_;              // used while Redis is unreachable
   limiter::RateFactor local_factor_;
   std::size_t reserved_ = 0;              // send times reserved and not yet reached
+  // Send times reached while max_in_flight requests were running; each is
+  // used as soon as a request finishes.
+  std::size_t banked_slots_ = 0;
+  std::size_t requests_in_flight_ = 0;    // provider requests running now
   bool acquire_in_flight_ = false;
   bool rate_local_ = false;
   std::chrono::steady_clock::time_point pause_until_{};

@@ -318,6 +318,23 @@ TEST_F(DaemonTest, WrongCredentialsWriteNothing) {
   EXPECT_NE(daemon_log().find("provider_rejected_account"), std::string::npos);
 }
 
+TEST_F(DaemonTest, MaxInFlightCapsConcurrentRequests) {
+  start_provider({"--latency-ms", "100"});
+  write_config({{"provider.max_in_flight", "4"}, {"poll.max_claimed", "32"}});
+  auto ids = insert_orders(8500001, 60);
+  push(ids);
+  start_daemon();
+
+  ASSERT_TRUE(wait_all_final()) << daemon_log();
+  expect_rows_match_truth(ids);
+  rapidjson::Document stats;
+  stats.Parse(provider_->get("/stats").c_str());
+  // Connections the fake saw open at once: curl keeps one per request in
+  // flight, and this test's own /truth and /stats requests add one.
+  EXPECT_LE(stats["max_concurrent"].GetInt(), 4 + 1);
+  EXPECT_GE(stats["max_concurrent"].GetInt(), 2);
+}
+
 TEST_F(DaemonTest, SurvivesSigkillAndRestart) {
   start_provider({"--latency-ms", "20"});
   write_config({{"poll.lease", "\"3s\""}, {"provider.rate_limit", "200.0"}});

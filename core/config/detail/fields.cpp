@@ -221,6 +221,7 @@ std::vector<Section> make_sections() {
            bind<&C::poll, &O::processing_interval>("processing_interval"),
            bind<&C::poll, &O::unknown_status_interval>("unknown_status_interval"),
            bind<&C::poll, &O::lease>("lease"),
+           bind<&C::poll, &O::max_claimed>("max_claimed"),
            bind<&C::poll, &O::max_attempts>("max_attempts"),
            bind<&C::poll, &O::give_up_after>("give_up_after"),
            bind<&C::poll, &O::final_statuses>("final_statuses"),

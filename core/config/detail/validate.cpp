@@ -245,6 +245,11 @@ void check_poll(const Checker& check, const PollConfig& poll, const ProviderConf
                                          format_duration(provider.request_timeout), format_duration(poll.lease)));
   }
   check.at_least("poll.max_attempts", poll.max_attempts, 1);
+  if (poll.max_claimed < provider.max_in_flight) {
+    check.fail("poll.max_claimed", fmt::format("must be at least provider.max_in_flight ({}), got {}",
+                                               provider.max_in_flight, poll.max_claimed));
+  }
+  check.in_range("poll.max_claimed", poll.max_claimed, 1, 100'000);
   check.positive("poll.give_up_after", poll.give_up_after);
   check.positive("poll.retry_base", poll.retry_base);
   check.not_below("poll.retry_cap", poll.retry_cap, "poll.retry_base", poll.retry_base);
