@@ -1,20 +1,28 @@
 // The short-lived subcommands: each runs one queue or store operation on
 // its own io_context and prints the result.
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <iostream>
 #include <optional>
+#include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "i18n.hpp"
 #include "queue/queue.hpp"
 #include "store/store.hpp"
 
 namespace smm::daemon {
 namespace {
+
+using i18n::format;
+using i18n::tr;
 
 // Connects a Queue, runs `operation` once connected, and returns its exit
 // code; gives up after the Redis command timeout plus the reconnect ceiling.
@@ -30,10 +38,12 @@ int with_queue(const config::Config& config, Operation operation) {
   deadline.expires_after(config.redis.command_timeout + config.redis.reconnect_max);
   deadline.async_wait([&](boost::system::error_code error) {
     if (error || result) return;
-    std::cerr << "smm-syncd: could not reach Redis at the configured url within "
-              << std::chrono::duration_cast<std::chrono::seconds>(
-                     config.redis.command_timeout + config.redis.reconnect_max).count()
-              << "s\n";
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+        config.redis.command_timeout + config.redis.reconnect_max);
+    std::cerr << "smm-syncd: "
+              << format(tr("could not reach Redis at the configured url within %lld ms"),
+                        static_cast<long long>(waited.count()))
+              << "\n";
     result = 1;
     queue.stop();
     io.stop();
@@ -53,14 +63,41 @@ int with_queue(const config::Config& config, Operation operation) {
   return result.value_or(1);
 }
 
-void print_error(const char* what, std::error_code error) {
-  std::cerr << "smm-syncd: " << what << " failed: " << error.message() << "\n";
+// Prints "smm-syncd: <message>" to stderr; `message` is already translated.
+void print_error(const std::string& message) { std::cerr << "smm-syncd: " << message << "\n"; }
+
+// Stats lines are "<label> <value>", with the values in one column.
+struct StatsLabels {
+  const char* inbox = tr("inbox");
+  const char* scheduled = tr("scheduled");
+  const char* due_now = tr("due now");
+  const char* oldest_due_age = tr("oldest due age");
+  const char* leased = tr("leased");
+  const char* dead = tr("dead");
+  const char* circuit = tr("provider circuit");
+  const char* pause = tr("provider pause");
+  const char* rate_factor = tr("rate factor");
+
+  // One more than the longest label, counted in bytes: the Indonesian
+  // labels are ASCII, so bytes are columns.
+  int width() const {
+    std::size_t longest = 0;
+    for (const char* label : {inbox, scheduled, due_now, oldest_due_age, leased, dead, circuit,
+                              pause, rate_factor}) {
+      longest = std::max(longest, std::strlen(label));
+    }
+    return static_cast<int>(longest) + 1;
+  }
+};
+
+std::string stats_line(const StatsLabels& labels, const char* label, const std::string& value) {
+  return format("%-*s%s\n", labels.width(), label, value.c_str());
 }
 
 }  // namespace
 
 int check_config(const config::Config& config) {
-  std::cout << "# " << config.source_file << ": configuration is valid\n"
+  std::cout << "# " << format(tr("%s: configuration is valid"), config.source_file.c_str()) << "\n"
             << config::render_effective(config);
   return 0;
 }
@@ -69,11 +106,11 @@ int enqueue(const config::Config& config, const std::vector<std::string>& ids) {
   return with_queue(config, [&](queue::Queue& queue, auto finish) {
     queue.enqueue(ids, [finish](std::error_code error, int count) {
       if (error) {
-        print_error("enqueue", error);
+        print_error(format(tr("enqueue failed: %s"), error.message().c_str()));
         finish(1);
         return;
       }
-      std::cout << "enqueued " << count << " order id(s)\n";
+      std::cout << format(tr("enqueued %d order id(s)"), count) << "\n";
       finish(0);
     });
   });
@@ -83,31 +120,39 @@ int stats(const config::Config& config) {
   return with_queue(config, [&](queue::Queue& queue, auto finish) {
     queue.stats([&queue, &config, finish](std::error_code error, queue::Stats stats) {
       if (error) {
-        print_error("stats", error);
+        print_error(format(tr("stats failed: %s"), error.message().c_str()));
         finish(1);
         return;
       }
-      std::cout << "inbox            " << stats.inbox << "\n"
-                << "scheduled        " << stats.scheduled << "\n"
-                << "due now          " << stats.due_now << "\n"
-                << "oldest due age   " << stats.oldest_due_age_seconds << " s\n"
-                << "leased           " << stats.leased << "\n"
-                << "dead             " << stats.dead << "\n";
+      const StatsLabels labels;
+      // TRANSLATORS: the unit symbol for seconds after a number.
+      const char* seconds = tr("s");
+      std::cout << stats_line(labels, labels.inbox, std::to_string(stats.inbox))
+                << stats_line(labels, labels.scheduled, std::to_string(stats.scheduled))
+                << stats_line(labels, labels.due_now, std::to_string(stats.due_now))
+                << stats_line(labels, labels.oldest_due_age,
+                              fmt::format("{} {}", stats.oldest_due_age_seconds, seconds))
+                << stats_line(labels, labels.leased, std::to_string(stats.leased))
+                << stats_line(labels, labels.dead, std::to_string(stats.dead));
 
       // Asking for zero send times reads the shared provider state and
       // reserves nothing.
       queue::RateRequest read_only;
       read_only.rate_per_second = config.provider.rate_limit;
       read_only.recovery_per_second = config.provider.throttle_recovery;
-      queue.acquire_rate(read_only, [finish](std::error_code rate_error, queue::RateGrant grant) {
+      queue.acquire_rate(read_only, [finish, labels, seconds](std::error_code rate_error,
+                                                              queue::RateGrant grant) {
         if (rate_error) {
-          print_error("reading the provider state", rate_error);
+          print_error(format(tr("reading the provider state failed: %s"),
+                             rate_error.message().c_str()));
           finish(1);
           return;
         }
-        std::cout << "provider circuit " << (grant.circuit_open ? "open" : "closed") << "\n"
-                  << "provider pause   " << static_cast<double>(grant.pause_remaining_us) / 1e6 << " s\n"
-                  << "rate factor      " << grant.rate_factor << "\n";
+        const double pause_seconds = static_cast<double>(grant.pause_remaining_us) / 1e6;
+        std::cout << stats_line(labels, labels.circuit,
+                                grant.circuit_open ? tr("open") : tr("closed"))
+                  << stats_line(labels, labels.pause, fmt::format("{} {}", pause_seconds, seconds))
+                  << stats_line(labels, labels.rate_factor, fmt::format("{}", grant.rate_factor));
         finish(0);
       });
     });
@@ -120,15 +165,15 @@ int dead_letters(const config::Config& config, bool requeue, const std::vector<s
     return with_queue(config, [&](queue::Queue& queue, auto finish) {
       queue.requeue_dead(ids, [finish, given = ids.size()](std::error_code error, int count) {
         if (error) {
-          print_error("requeue", error);
+          print_error(format(tr("requeue failed: %s"), error.message().c_str()));
           finish(1);
           return;
         }
-        std::cout << "requeued " << count << " order id(s)\n";
+        std::cout << format(tr("requeued %d order id(s)"), count) << "\n";
         // An id may appear in several entries, so this is a hint, not an error.
         if (given > 0 && static_cast<std::size_t>(count) < given) {
-          std::cerr << "smm-syncd: " << given - static_cast<std::size_t>(count)
-                    << " of the given id(s) were not found in the dead list\n";
+          print_error(format(tr("%zu of the given id(s) were not found in the dead list"),
+                             given - static_cast<std::size_t>(count)));
         }
         finish(0);
       });
@@ -138,12 +183,12 @@ int dead_letters(const config::Config& config, bool requeue, const std::vector<s
     queue.dead_letters(limit, [finish](std::error_code error,
                                        std::vector<queue::DeadLetter> letters) {
       if (error) {
-        print_error("dead-letters", error);
+        print_error(format(tr("dead-letters failed: %s"), error.message().c_str()));
         finish(1);
         return;
       }
       for (const auto& letter : letters) std::cout << letter.json << "\n";
-      std::cerr << letters.size() << " dead letter(s) listed\n";
+      std::cerr << format(tr("%zu dead letter(s) listed"), letters.size()) << "\n";
       finish(0);
     });
   });
@@ -159,16 +204,17 @@ int migrate(const config::Config& config) {
   deadline.expires_after(config.postgres.connect_timeout + config.postgres.statement_timeout);
   deadline.async_wait([&](boost::system::error_code error) {
     if (error) return;
-    std::cerr << "smm-syncd: could not reach PostgreSQL in time\n";
+    print_error(tr("could not reach PostgreSQL in time"));
     io.stop();
   });
 
   store.start(
       [&](bool ready) {
         if (!ready) return;
-        std::cout << "table " << config.postgres.table
-                  << " and its columns are usable; smm-syncd keeps its own state in Redis, so "
-                     "there is nothing to create\n";
+        std::cout << format(tr("table %s and its columns are usable; smm-syncd keeps its own "
+                               "state in Redis, so there is nothing to create"),
+                            config.postgres.table.c_str())
+                  << "\n";
         code = 0;
         io.stop();
       },

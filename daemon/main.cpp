@@ -10,8 +10,12 @@
 #include "commands.hpp"
 #include "common/order_id.hpp"
 #include "config/config.hpp"
+#include "i18n.hpp"
 
 namespace {
+
+using smm::i18n::format;
+using smm::i18n::tr;
 
 constexpr int kExitUsage = 2;
 constexpr const char* kDefaultConfig = "/etc/smm-syncd/smm-syncd.toml";
@@ -24,8 +28,9 @@ struct Options {
 };
 
 void add_config_option(CLI::App& app, Options& options) {
-  app.add_option("-c,--config", options.config_path, "Configuration file (TOML)")
-      ->default_str(kDefaultConfig);
+  app.add_option("-c,--config", options.config_path, tr("Configuration file (TOML)"))
+      ->default_str(kDefaultConfig)
+      ->type_name(tr("FILE"));
 }
 
 // Every id on the command line must be valid before anything is sent.
@@ -34,44 +39,81 @@ bool check_ids(const std::vector<std::string>& ids) {
   for (const auto& id : ids) {
     std::string reason;
     if (!smm::parse_order_id(id, &reason)) {
-      std::cerr << "smm-syncd: invalid order id \"" << id << "\": " << reason
-                << " (expected 1 to 20 decimal digits)\n";
+      std::cerr << "smm-syncd: "
+                << format(tr("invalid order id \"%s\": %s (expected 1 to 20 decimal digits)"),
+                          id.c_str(), reason.c_str())
+                << "\n";
       ok = false;
     }
   }
   return ok;
 }
 
+// Translates CLI11's help headings, the help and version flags and the
+// hint after a usage error. CLI11's own error texts stay English. Runs
+// before any subcommand is added, because subcommands copy these settings
+// from their parent when they are created.
+void localize_cli(CLI::App& app) {
+  auto formatter = app.get_formatter();
+  formatter->label("Usage", tr("Usage"));
+  formatter->label("OPTIONS", tr("OPTIONS"));
+  formatter->label("SUBCOMMAND", tr("SUBCOMMAND"));
+  formatter->label("Positionals", tr("Positionals"));
+  formatter->label("REQUIRED", tr("REQUIRED"));
+  formatter->label("TEXT", tr("TEXT"));
+  formatter->label("INT", tr("INT"));
+  app.option_defaults()->group(tr("Options"));
+  app.set_help_flag("-h,--help", tr("Print this help message and exit"));
+  app.set_version_flag("-V,--version", std::string("smm-syncd ") + SMM_VERSION,
+                       tr("Display program version information and exit"));
+  app.failure_message([](const CLI::App* failed, const CLI::Error& error) {
+    std::string text = std::string(error.what()) + "\n";
+    if (failed->get_help_ptr() != nullptr) {
+      text += format(tr("Run with %s for more information."),
+                     failed->get_help_ptr()->get_name().c_str());
+      text += "\n";
+    }
+    return text;
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"smm-syncd keeps SMM panel orders in PostgreSQL in step with the CentralSMM "
-               "provider, taking provider order ids from a Redis queue."};
-  app.set_version_flag("-V,--version", std::string("smm-syncd ") + SMM_VERSION);
+  smm::i18n::init();
+  CLI::App app{tr("smm-syncd keeps SMM panel orders in PostgreSQL in step with the CentralSMM "
+                  "provider, taking provider order ids from a Redis queue.")};
+  localize_cli(app);
   app.require_subcommand(0, 1);
 
   Options options;
   add_config_option(app, options);
 
-  auto* run = app.add_subcommand("run", "Run the daemon in the foreground (the default)");
+  auto* run = app.add_subcommand("run", tr("Run the daemon in the foreground (the default)"));
   add_config_option(*run, options);
   auto* check = app.add_subcommand("check-config",
-                                   "Validate the configuration and print it, secrets redacted");
+                                   tr("Validate the configuration and print it, secrets redacted"));
   add_config_option(*check, options);
-  auto* enqueue = app.add_subcommand("enqueue", "Schedule provider order ids for polling now");
+  auto* enqueue = app.add_subcommand("enqueue", tr("Schedule provider order ids for polling now"));
   add_config_option(*enqueue, options);
-  enqueue->add_option("ids", options.ids, "Provider order ids (1 to 20 digits)")->required();
-  auto* stats = app.add_subcommand("stats", "Print queue counts: inbox, scheduled, due, leased, dead");
+  enqueue->add_option("ids", options.ids, tr("Provider order ids (1 to 20 digits)"))->required();
+  auto* stats = app.add_subcommand("stats", tr("Print queue counts: inbox, scheduled, due, leased, dead"));
   add_config_option(*stats, options);
-  auto* dead = app.add_subcommand("dead-letters", "List the dead letters, or requeue them");
+  auto* dead = app.add_subcommand("dead-letters", tr("List the dead letters, or requeue them"));
   add_config_option(*dead, options);
   dead->add_flag("--requeue", options.requeue,
-                 "Move dead order ids back to the schedule (all, or the ids given)");
-  dead->add_option("ids", options.ids, "Order ids to requeue (with --requeue)");
-  dead->add_option("--limit", options.limit, "Maximum entries to list")
+                 tr("Move dead order ids back to the schedule (all, or the ids given)"));
+  dead->add_option("ids", options.ids, tr("Order ids to requeue (with --requeue)"));
+  dead->add_option("--limit", options.limit, tr("Maximum entries to list"))
       ->check(CLI::Range(1, 1'000'000));
-  auto* migrate = app.add_subcommand("migrate", "Check the orders table the daemon writes to");
+  auto* migrate = app.add_subcommand("migrate", tr("Check the orders table the daemon writes to"));
   add_config_option(*migrate, options);
+  // A subcommand's help flag is made before it copies the option defaults,
+  // so its group is set here.
+  for (CLI::App* subcommand : app.get_subcommands({})) {
+    subcommand->group(tr("Subcommands"));
+    subcommand->get_help_ptr()->group(tr("Options"));
+  }
 
   try {
     app.parse(argc, argv);
@@ -82,7 +124,8 @@ int main(int argc, char** argv) {
 
   if (!options.ids.empty() && !check_ids(options.ids)) return kExitUsage;
   if (!options.requeue && dead->parsed() && !options.ids.empty()) {
-    std::cerr << "smm-syncd: dead-letters: order ids are only accepted with --requeue\n";
+    std::cerr << "smm-syncd: dead-letters: " << tr("order ids are only accepted with --requeue")
+              << "\n";
     return kExitUsage;
   }
 
@@ -95,7 +138,7 @@ int main(int argc, char** argv) {
       smm::config::require_secrets(config);
     }
   } catch (const smm::config::ConfigError& error) {
-    std::cerr << "smm-syncd: invalid configuration: " << error.what() << "\n";
+    std::cerr << "smm-syncd: " << format(tr("invalid configuration: %s"), error.what()) << "\n";
     return kExitUsage;
   }
 

@@ -1,0 +1,225 @@
+// The message language of the smm-syncd command line: Indonesian when the
+// locale variables choose it (also with no id_ID locale generated, as on a
+// fresh Debian machine), English otherwise, in glibc's order of LANGUAGE,
+// LC_ALL, LC_MESSAGES and LANG. Log lines stay English in both.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "support/support.hpp"
+
+using smm::test::TempDir;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;
+};
+
+// The four locale variables; an empty value is unset for glibc and for
+// smm-syncd. Every run sets all four, and clears SMM_SYNCD_LOCALEDIR unless
+// given, so the test's own environment cannot leak into the result.
+struct Locale {
+  std::string language;
+  std::string lc_all;
+  std::string lc_messages;
+  std::string lang;
+};
+
+std::map<std::string, std::string> locale_env(const Locale& locale,
+                                              std::map<std::string, std::string> extra = {}) {
+  extra.emplace("LANGUAGE", locale.language);
+  extra.emplace("LC_ALL", locale.lc_all);
+  extra.emplace("LC_MESSAGES", locale.lc_messages);
+  extra.emplace("LANG", locale.lang);
+  extra.emplace("SMM_SYNCD_LOCALEDIR", "");
+  return extra;
+}
+
+Result smm_syncd(const std::vector<std::string>& args, const Locale& locale,
+                 std::map<std::string, std::string> extra = {}) {
+  Result result;
+  result.code = smm::test::run_command(SMM_DAEMON_PATH, args, &result.output,
+                                       locale_env(locale, std::move(extra)));
+  return result;
+}
+
+const Locale kIndonesian{"", "", "", "id_ID.UTF-8"};
+const Locale kC{"", "", "", "C"};
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::string minimal_config(const std::string& extra = "") {
+  return "[provider]\nbase_url = \"http://127.0.0.1:9\"\n" + extra;
+}
+
+const std::map<std::string, std::string> kSecrets = {
+    {"CENTRALSMM_API_ID", "example-api-id"},
+    {"CENTRALSMM_API_KEY", "example-api-key"},
+    {"CENTRALSMM_SECRET_KEY", "example-secret-key"}};
+
+}  // namespace
+
+TEST(I18n, HelpIsIndonesianUnderIdLang) {
+  Result result = smm_syncd({"--help"}, kIndonesian);
+  EXPECT_EQ(result.code, 0);
+  EXPECT_TRUE(contains(result.output, "Penggunaan:")) << result.output;
+  EXPECT_TRUE(contains(result.output, "Berkas konfigurasi (TOML)")) << result.output;
+  EXPECT_TRUE(contains(result.output, "antrean Redis")) << result.output;
+  EXPECT_FALSE(contains(result.output, "Usage:")) << result.output;
+  EXPECT_FALSE(contains(result.output, "Configuration file")) << result.output;
+}
+
+TEST(I18n, HelpIsEnglishUnderCLang) {
+  Result result = smm_syncd({"--help"}, kC);
+  EXPECT_EQ(result.code, 0);
+  EXPECT_TRUE(contains(result.output, "Usage:")) << result.output;
+  EXPECT_TRUE(contains(result.output, "Configuration file (TOML)")) << result.output;
+  EXPECT_FALSE(contains(result.output, "Penggunaan")) << result.output;
+}
+
+TEST(I18n, SubcommandHelpIsIndonesian) {
+  Result result = smm_syncd({"dead-letters", "--help"}, kIndonesian);
+  EXPECT_EQ(result.code, 0);
+  EXPECT_TRUE(contains(result.output, "Opsi:")) << result.output;
+  EXPECT_TRUE(contains(result.output, "Tampilkan bantuan ini lalu keluar")) << result.output;
+  EXPECT_FALSE(contains(result.output, "Options:")) << result.output;
+}
+
+// One row per rule of the order; `indonesian` is the expected language.
+struct PrecedenceCase {
+  const char* name;
+  Locale locale;
+  bool indonesian;
+};
+
+TEST(I18n, LocaleVariablesFollowGlibcOrder) {
+  const std::vector<PrecedenceCase> cases = {
+      {"LANG alone", {"", "", "", "id_ID.UTF-8"}, true},
+      {"LANG without territory", {"", "", "", "id"}, true},
+      {"LANG English", {"", "", "", "en_US.UTF-8"}, false},
+      {"nothing set is C", {"", "", "", ""}, false},
+      {"LC_MESSAGES over LANG", {"", "", "id_ID.UTF-8", "en_US.UTF-8"}, true},
+      {"LC_MESSAGES C over LANG", {"", "", "C", "id_ID.UTF-8"}, false},
+      {"LC_ALL over LANG", {"", "id_ID.UTF-8", "", "C"}, true},
+      {"LC_ALL C over LANG", {"", "C", "", "id_ID.UTF-8"}, false},
+      {"LC_ALL over LC_MESSAGES", {"", "en_US.UTF-8", "id_ID.UTF-8", ""}, false},
+      {"LANGUAGE over LANG", {"id", "", "", "en_US.UTF-8"}, true},
+      {"LANGUAGE English over LANG", {"en", "", "", "id_ID.UTF-8"}, false},
+      {"LANGUAGE skips a language without catalog", {"fr:id_ID", "", "", "en_US.UTF-8"}, true},
+      {"LANGUAGE first of English and Indonesian", {"en_GB:id", "", "", "id_ID.UTF-8"}, false},
+      {"LANGUAGE ignored in C locale", {"id", "", "", "C"}, false},
+      {"LANGUAGE ignored in POSIX locale", {"id", "POSIX", "", ""}, false},
+      {"LANGUAGE ignored with no locale set", {"id", "", "", ""}, false},
+      {"LANGUAGE used in C.UTF-8", {"id", "C.UTF-8", "", ""}, true},
+      {"other language code with prefix id", {"", "", "", "ido"}, false},
+  };
+  for (const auto& test_case : cases) {
+    Result result = smm_syncd({"--help"}, test_case.locale);
+    EXPECT_EQ(result.code, 0) << test_case.name;
+    const bool indonesian = contains(result.output, "Penggunaan:");
+    const bool english = contains(result.output, "Usage:");
+    EXPECT_EQ(indonesian, test_case.indonesian) << test_case.name << "\n" << result.output;
+    EXPECT_EQ(english, !test_case.indonesian) << test_case.name << "\n" << result.output;
+  }
+}
+
+TEST(I18n, LocaledirVariableOverridesCatalogPath) {
+  TempDir empty;
+  Result result = smm_syncd({"--help"}, kIndonesian, {{"SMM_SYNCD_LOCALEDIR", empty.path()}});
+  EXPECT_EQ(result.code, 0);
+  EXPECT_TRUE(contains(result.output, "Usage:")) << result.output;
+}
+
+TEST(I18n, ConfigErrorIsIndonesian) {
+  Result result = smm_syncd({"check-config", "--config", "/nonexistent/smm-syncd.toml"}, kIndonesian);
+  EXPECT_EQ(result.code, 2);
+  EXPECT_TRUE(contains(result.output, "smm-syncd: konfigurasi tidak valid: ")) << result.output;
+  EXPECT_TRUE(contains(result.output, "/nonexistent/smm-syncd.toml")) << result.output;
+}
+
+TEST(I18n, ConfigErrorIsEnglishUnderCLang) {
+  Result result = smm_syncd({"check-config", "--config", "/nonexistent/smm-syncd.toml"}, kC);
+  EXPECT_EQ(result.code, 2);
+  EXPECT_TRUE(contains(result.output, "smm-syncd: invalid configuration: ")) << result.output;
+}
+
+TEST(I18n, CheckConfigHeaderIsIndonesian) {
+  TempDir dir;
+  dir.write("c.toml", minimal_config());
+  Result result = smm_syncd({"check-config", "--config", dir.file("c.toml")}, kIndonesian, kSecrets);
+  EXPECT_EQ(result.code, 0) << result.output;
+  EXPECT_TRUE(contains(result.output, "# " + dir.file("c.toml") + ": konfigurasi valid"))
+      << result.output;
+}
+
+TEST(I18n, UsageErrorsAreIndonesian) {
+  Result bad_id = smm_syncd({"enqueue", "--config", "/unused.toml", "12a"}, kIndonesian);
+  EXPECT_EQ(bad_id.code, 2);
+  EXPECT_TRUE(contains(bad_id.output, "ID pesanan \"12a\" tidak valid")) << bad_id.output;
+
+  Result ids_without_requeue =
+      smm_syncd({"dead-letters", "--config", "/unused.toml", "12"}, kIndonesian);
+  EXPECT_EQ(ids_without_requeue.code, 2);
+  EXPECT_TRUE(contains(ids_without_requeue.output, "hanya bisa diberikan bersama --requeue"))
+      << ids_without_requeue.output;
+
+  Result unknown = smm_syncd({"frobnicate"}, kIndonesian);
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_TRUE(contains(unknown.output, "Jalankan dengan --help")) << unknown.output;
+}
+
+TEST(I18n, LogLinesStayEnglish) {
+  TempDir dir;
+  dir.write("c.toml", minimal_config() +
+                          "[redis]\nurl = \"redis://127.0.0.1:1/0\"\ncommand_timeout = \"200ms\"\n"
+                          "reconnect_max = \"200ms\"\n");
+  Result result = smm_syncd({"stats", "--config", dir.file("c.toml")}, kIndonesian);
+  EXPECT_EQ(result.code, 1) << result.output;
+  EXPECT_TRUE(contains(result.output, "tidak dapat terhubung ke Redis")) << result.output;
+  // The log line's error text comes from strerror(), which must not follow
+  // the message language.
+  EXPECT_TRUE(contains(result.output, "redis_connect_failed")) << result.output;
+  EXPECT_TRUE(contains(result.output, "Connection refused")) << result.output;
+}
+
+TEST(I18n, QueueCommandsAreIndonesian) {
+  if (smm::test::redis_url().empty()) GTEST_SKIP() << "SMM_TEST_REDIS_URL is unset; run scripts/test";
+  TempDir dir;
+  const std::string prefix = smm::test::unique_name("i18n");
+  dir.write("c.toml", minimal_config() + "[redis]\nurl = \"" + smm::test::redis_url() +
+                          "\"\nkey_prefix = \"" + prefix + "\"\n");
+  const std::string config = dir.file("c.toml");
+
+  Result enqueued = smm_syncd({"enqueue", "--config", config, "201", "202"}, kIndonesian);
+  ASSERT_EQ(enqueued.code, 0) << enqueued.output;
+  EXPECT_TRUE(contains(enqueued.output, "2 ID pesanan masuk antrean")) << enqueued.output;
+
+  // The values stay in one column after the longer Indonesian labels.
+  Result stats = smm_syncd({"stats", "--config", config}, kIndonesian);
+  ASSERT_EQ(stats.code, 0) << stats.output;
+  EXPECT_TRUE(contains(stats.output, "terjadwal        2\n")) << stats.output;
+  EXPECT_TRUE(contains(stats.output, "sedang diproses  0\n")) << stats.output;
+  EXPECT_TRUE(contains(stats.output, "sirkuit provider tertutup\n")) << stats.output;
+
+  smm::test::SyncRedis redis(smm::test::redis_url());
+  redis.command({"LPUSH", "{" + prefix + "}:dead",
+                 R"({"payload":"203","reason":"Pesanan tidak ditemukan","at":1})"});
+  Result listed = smm_syncd({"dead-letters", "--config", config}, kIndonesian);
+  ASSERT_EQ(listed.code, 0) << listed.output;
+  EXPECT_TRUE(contains(listed.output, "1 dead letter ditampilkan")) << listed.output;
+
+  Result requeued = smm_syncd({"dead-letters", "--config", config, "--requeue", "203", "204"},
+                              kIndonesian);
+  ASSERT_EQ(requeued.code, 0) << requeued.output;
+  EXPECT_TRUE(contains(requeued.output, "1 ID pesanan dimasukkan kembali ke antrean"))
+      << requeued.output;
+  EXPECT_TRUE(contains(requeued.output, "1 ID yang diberikan tidak ada di daftar dead letter"))
+      << requeued.output;
+}
