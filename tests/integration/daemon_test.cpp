@@ -329,9 +329,11 @@ TEST_F(DaemonTest, MaxInFlightCapsConcurrentRequests) {
   expect_rows_match_truth(ids);
   rapidjson::Document stats;
   stats.Parse(provider_->get("/stats").c_str());
-  // Connections the fake saw open at once: curl keeps one per request in
-  // flight, and this test's own /truth and /stats requests add one.
-  EXPECT_LE(stats["max_concurrent"].GetInt(), 4 + 1);
+  // Connections the fake saw open at once: curl keeps at most one per
+  // request in flight. This test's own /truth and /stats requests add one,
+  // and a connection curl replaces can still count for a moment while the
+  // fake has not yet read its close. Without the cap 32 would be open.
+  EXPECT_LE(stats["max_concurrent"].GetInt(), 4 + 2);
   EXPECT_GE(stats["max_concurrent"].GetInt(), 2);
 }
 
