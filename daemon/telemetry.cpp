@@ -32,7 +32,9 @@ Telemetry::Telemetry(boost::asio::io_context& io, const config::Config& config, 
               }),
       stats_timer_(io),
       status_timer_(io),
-      watchdog_timer_(io) {
+      watchdog_timer_(io),
+      progress_timer_(io),
+      progress_interval_(config.log.progress_interval) {
   register_metrics();
 }
 
@@ -51,6 +53,8 @@ void Telemetry::start() {
     if (!error && !stopped_) send_status();
   });
 
+  if (progress_interval_.count() > 0) arm_progress();
+
   // systemd sets WATCHDOG_USEC when the unit has WatchdogSec=; pinging at
   // half the interval leaves room for one late ping.
   std::uint64_t usec = 0;
@@ -67,6 +71,7 @@ void Telemetry::stop() {
   stats_timer_.cancel();
   status_timer_.cancel();
   watchdog_timer_.cancel();
+  progress_timer_.cancel();
   server_.stop();
   loop_.stop();
 }
@@ -116,6 +121,34 @@ void Telemetry::send_status() {
   status_timer_.async_wait([this](boost::system::error_code error) {
     if (!error && !stopped_) send_status();
   });
+}
+
+void Telemetry::arm_progress() {
+  progress_timer_.expires_after(progress_interval_);
+  progress_timer_.async_wait([this](boost::system::error_code error) {
+    if (error || stopped_) return;
+    log_progress();
+    arm_progress();
+  });
+}
+
+// One line per interval with the running totals, skipped while nothing
+// moves, so an idle daemon does not fill the journal.
+void Telemetry::log_progress() {
+  const std::uint64_t polls = total_polls();
+  const auto& counters = engine_->counters();
+  if (polls == polls_at_last_progress_ && counters.claimed == claims_at_last_progress_) return;
+
+  const double interval_s = std::chrono::duration<double>(progress_interval_).count();
+  const double rate = static_cast<double>(polls - polls_at_last_progress_) / interval_s;
+  polls_at_last_progress_ = polls;
+  claims_at_last_progress_ = counters.claimed;
+  logger()->info(
+      "progress polls={} polls_per_s={:.1f} final={} rescheduled={} retries={} dead={} in_flight={} "
+      "due={} oldest_due_s={:.0f} circuit={}",
+      polls, rate, counters.completed_final, counters.rescheduled, counters.retries,
+      counters.dead_lettered, engine_->active(), queue_stats_.due_now,
+      queue_stats_.oldest_due_age_seconds, engine_->provider_circuit_open() ? "open" : "closed");
 }
 
 void Telemetry::read_queue_stats() {

@@ -50,6 +50,8 @@ class Telemetry {
   void read_queue_stats();
   void on_queue_stats(std::error_code error, const queue::Stats& stats);
   void send_watchdog();
+  void arm_progress();
+  void log_progress();
   void send_status();
   std::vector<health::Check> readiness() const;
   std::uint64_t total_polls() const;
@@ -69,6 +71,10 @@ class Telemetry {
   boost::asio::steady_timer stats_timer_;
   boost::asio::steady_timer status_timer_;
   boost::asio::steady_timer watchdog_timer_;
+  boost::asio::steady_timer progress_timer_;
+  std::chrono::milliseconds progress_interval_;
+  std::uint64_t polls_at_last_progress_ = 0;
+  std::uint64_t claims_at_last_progress_ = 0;
   std::chrono::microseconds watchdog_interval_{0};
 
   queue::Stats queue_stats_;

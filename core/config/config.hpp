@@ -142,6 +142,9 @@ struct HealthConfig {
 struct LogConfig {
   std::string level = "info";                    // trace, debug, info, warn, error
   std::string format = "text";                   // text or json
+  // An info line with the running totals this often, when anything changed
+  // since the last one; 0 disables it.
+  Duration progress_interval{std::chrono::seconds(60)};
 };
 
 struct ShutdownConfig {

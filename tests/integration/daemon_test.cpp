@@ -169,7 +169,7 @@ class DaemonTest : public ::testing::Test {
 
 TEST_F(DaemonTest, SyncsOrdersToFinalStatus) {
   start_provider();
-  write_config();
+  write_config({{"log.progress_interval", "\"100ms\""}});
   auto ids = insert_orders(1000001, 200);
   push(ids);
   start_daemon();
@@ -180,6 +180,7 @@ TEST_F(DaemonTest, SyncsOrdersToFinalStatus) {
   EXPECT_EQ(redis_->integer({"LLEN", key("dead")}), 0);
   EXPECT_EQ(count_where("provider_synced_at IS NULL"), 0);
   const std::string log = daemon_log();
+  EXPECT_NE(log.find("progress polls="), std::string::npos) << log;
   for (const char* secret : {FakeProvider::kApiId, FakeProvider::kApiKey, FakeProvider::kSecretKey}) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "secret in log: " << secret;
   }

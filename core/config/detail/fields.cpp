@@ -247,6 +247,7 @@ std::vector<Section> make_sections() {
        {
            bind<&C::log, &LogConfig::level>("level"),
            bind<&C::log, &LogConfig::format>("format"),
+           bind<&C::log, &LogConfig::progress_interval>("progress_interval"),
        }},
       {"shutdown",
        {

@@ -313,6 +313,7 @@ void check_log_and_shutdown(const Checker& check, const Config& config) {
   if (levels.count(config.log.level) == 0) {
     check.fail("log.level", fmt::format("must be one of trace, debug, info, warn, error, got \"{}\"", config.log.level));
   }
+  if (config.log.progress_interval.count() < 0) check.fail("log.progress_interval", "must not be negative");
   if (config.log.format != "text" && config.log.format != "json") {
     check.fail("log.format", fmt::format("must be \"text\" or \"json\", got \"{}\"", config.log.format));
   }
