@@ -1,5 +1,5 @@
 #pragma once
-// HTTP/1.1 transport of the fake provider: Boost.Beast on one Asio thread,
+// HTTP/1.1 transport of the fake provider, plain or over TLS: Boost.Beast on one Asio thread,
 // keep-alive, a 64 KiB request body limit and a 30 s idle timeout.
 
 #include "options.hpp"

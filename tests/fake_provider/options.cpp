@@ -73,6 +73,13 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--listen", listen, "Loopback HOST:PORT to listen on; port 0 picks a free one")
       ->capture_default_str();
   app.add_option("--port-file", options.port_file, "File that receives the bound port once listening");
+  auto* cert = app.add_option("--tls-cert", options.tls_cert_file,
+                              "PEM certificate chain; with --tls-key the server speaks HTTPS only")
+                   ->check(CLI::ExistingFile);
+  auto* key = app.add_option("--tls-key", options.tls_key_file, "PEM private key of --tls-cert")
+                  ->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
   app.add_option("--api-id", options.api_id, "Expected api_id")->required();
   app.add_option("--api-key", options.api_key, "Expected api_key")->required();
   app.add_option("--secret-key", options.secret_key, "Expected secret_key")->required();

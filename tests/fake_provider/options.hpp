@@ -27,6 +27,9 @@ struct Options {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 0;
   std::string port_file;
+  // PEM files; when both are set the server speaks HTTPS only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::string api_id;
   std::string api_key;
   std::string secret_key;
