@@ -64,6 +64,9 @@ struct ProviderConfig {
   Duration max_pause{std::chrono::minutes(5)};
   // After an account rejection: time until one instance sends a probe.
   Duration circuit_cooldown{std::chrono::seconds(60)};
+  // Failed polls in a row (network, timeout, HTTP error, malformed answer)
+  // before the provider is logged as failing; one answer logs it recovered.
+  int outage_after = 5;
 };
 
 struct RedisConfig {

@@ -243,6 +243,7 @@ void Client::Impl::finish(CURL* easy, CURLcode code) {
 
   FetchResult result = detail::make_result(*transfer, code);
   if (code != CURLE_OK) {
+    result.transport_detail = detail::curl_error_text(*transfer, code);
     log_->debug("provider_request_failed order_id={} curl_code={} http_status={} error=\"{}\"",
                 transfer->order_id, static_cast<int>(code), result.http_status,
                 detail::curl_error_text(*transfer, code));

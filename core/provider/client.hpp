@@ -26,6 +26,7 @@ struct FetchResult {
   // Set for failures below HTTP: DNS, connect, TLS, timeout (errc::http_timeout),
   // an answer over max_response_bytes (errc::http_body_too_large).
   std::error_code transport_error;
+  std::string transport_detail;                  // curl's own error text, when set
   long http_status = 0;                          // 0 when no response arrived
   std::optional<std::chrono::seconds> retry_after;  // from a Retry-After header
   std::chrono::microseconds latency{0};

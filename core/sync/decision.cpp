@@ -122,7 +122,9 @@ Decision decide(const provider::FetchResult& result, const queue::Claim& claim,
                 const Policy& policy, double random_unit) {
   // 1. No HTTP answer at all.
   if (result.transport_error) {
-    return transient(PollOutcome::transport_error, result.transport_error.message(), claim,
+    std::string reason = result.transport_error.message();
+    if (!result.transport_detail.empty()) reason += ": " + result.transport_detail;
+    return transient(PollOutcome::transport_error, std::move(reason), claim,
                      policy, random_unit);
   }
 

@@ -612,9 +612,35 @@ void Engine::give_back_waiting() {
   });
 }
 
+// Logs a provider outage once when outage_after polls in a row got no
+// usable answer, and once more when an answer arrives again, so a TLS,
+// DNS or HTTP failure is visible at info level without a line per order.
+void Engine::track_provider_health(const Decision& decision, const provider::FetchResult& result) {
+  const bool failed = decision.outcome == PollOutcome::transport_error ||
+                      decision.outcome == PollOutcome::http_error ||
+                      decision.outcome == PollOutcome::malformed;
+  if (!failed) {
+    if (decision.outcome == PollOutcome::throttled) return;
+    if (provider_failing_) {
+      logger().info("provider_recovered failed_polls={}", provider_failures_in_row_);
+    }
+    provider_failing_ = false;
+    provider_failures_in_row_ = 0;
+    return;
+  }
+
+  ++provider_failures_in_row_;
+  if (provider_failing_ || provider_failures_in_row_ < config_.provider.outage_after) return;
+  provider_failing_ = true;
+  logger().warn("provider_failing outcome={} detail=\"{}\" http_status={} failed_polls={} action=retry_with_backoff",
+                to_string(decision.outcome), decision.reason, result.http_status,
+                provider_failures_in_row_);
+}
+
 void Engine::note_outcome(const queue::Claim& claim, const Decision& decision,
                           const provider::FetchResult& result) {
   ++counters_.polls[static_cast<std::size_t>(decision.outcome)];
+  track_provider_health(decision, result);
 
   switch (decision.outcome) {
     case PollOutcome::status_known:

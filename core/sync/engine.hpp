@@ -127,6 +127,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void on_grace_expired();
   void maybe_finish_stop();
   void finish_stop();
+  void track_provider_health(const Decision& decision, const provider::FetchResult& result);
   void note_outcome(const queue::Claim& claim, const Decision& decision,
                     const provider::FetchResult& result);
   double random_unit();
@@ -185,6 +186,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool account_rejected_logged_ = false;
   Counters counters_;
   std::function<void(std::chrono::microseconds)> latency_observer_;
+  int provider_failures_in_row_ = 0;      // polls without a usable answer
+  bool provider_failing_ = false;         // logged as failing, not yet recovered
 };
 
 }  // namespace smm::sync

@@ -185,6 +185,7 @@ std::vector<Section> make_sections() {
            bind<&C::provider, &P::throttle_hold>("throttle_hold"),
            bind<&C::provider, &P::max_pause>("max_pause"),
            bind<&C::provider, &P::circuit_cooldown>("circuit_cooldown"),
+           bind<&C::provider, &P::outage_after>("outage_after"),
        }},
       {"redis",
        {

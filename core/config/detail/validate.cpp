@@ -141,6 +141,7 @@ void check_provider(const Checker& check, const ProviderConfig& provider) {
   }
   check.at_least("provider.burst", provider.burst, 1);
   check.in_range("provider.max_in_flight", provider.max_in_flight, 1, 10'000);
+  check.in_range("provider.outage_after", provider.outage_after, 1, 1'000'000);
   check.at_least("provider.max_response_bytes", static_cast<long long>(provider.max_response_bytes), 1);
 
   std::error_code error;

@@ -150,6 +150,14 @@ TEST(Decision, TransportErrorIsTransient) {
   EXPECT_FALSE(d.write.has_value());
 }
 
+TEST(Decision, TransportErrorCarriesCurlDetail) {
+  FetchResult result;
+  result.transport_error = smm::errc::http_transport;
+  result.transport_detail = "SSL certificate problem: self-signed certificate";
+  Decision d = smm::sync::decide(result, claim(), test_policy(), 0.5);
+  EXPECT_NE(d.reason.find("self-signed certificate"), std::string::npos) << d.reason;
+}
+
 TEST(DecisionAfterWrite, FinalStatusLeavesSchedule) {
   smm::store::StatusUpdate update{"12345", "success", 1, 0};
   auto next = smm::sync::decide_after_write({}, smm::store::WriteOutcome::updated, update,
