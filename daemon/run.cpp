@@ -23,7 +23,7 @@ namespace smm::daemon {
 namespace {
 
 // Tells systemd (when NOTIFY_SOCKET is set) that start-up is done once both
-// Redis and PostgreSQL answer, and nothing more after that.
+// Redis and PostgreSQL are connected, and nothing more after that.
 class Readiness {
  public:
   void set_queue(bool connected) { queue_ = connected; update(); }

@@ -120,7 +120,7 @@ Policy Policy::from_config(const config::Config& config) {
 
 Decision decide(const provider::FetchResult& result, const queue::Claim& claim,
                 const Policy& policy, double random_unit) {
-  // 1. No HTTP answer at all.
+  // 1. No HTTP response at all.
   if (result.transport_error) {
     std::string reason = result.transport_error.message();
     if (!result.transport_detail.empty()) reason += ": " + result.transport_detail;
@@ -154,13 +154,13 @@ Decision decide(const provider::FetchResult& result, const queue::Claim& claim,
   }
 
   // 4. Any other HTTP error is a fault of the transport, whatever the body
-  //    says: CDN pages and 5xx never count against an order or the account.
+  //    contains: CDN pages and 5xx never count against an order or the account.
   if (result.http_status < 200 || result.http_status >= 300) {
     return transient(PollOutcome::http_error, "HTTP " + std::to_string(result.http_status),
                      claim, policy, random_unit);
   }
 
-  // 5. A 2xx answer: trust it only as far as the parser does.
+  // 5. A 2xx response: trust it only as far as the parser does.
   if (const auto* report = std::get_if<provider::StatusReport>(&result.answer)) {
     return from_report(*report, claim, policy, random_unit);
   }

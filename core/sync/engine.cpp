@@ -728,7 +728,7 @@ void Engine::flush_acks() {
     self->active_ -= count;
     if (error) {
       // The ids keep their leases in Redis and are polled again when the
-      // leases end; their writes, if any, are already committed and the
+      // leases end. Their writes, if any, are already committed, so the
       // repeat writes nothing.
       self->counters_.ack_failures += count;
       logger().warn("complete_failed count={} error=\"{}\" action=repoll_after_lease", count,
