@@ -31,7 +31,7 @@ struct ProviderConfig {
   int max_in_flight = 16;
   std::string ca_file;                           // extra CA bundle; empty = system store
   std::string user_agent = "smm-syncd";
-  std::size_t max_response_bytes = 64 * 1024;    // answers larger than this are cut off
+  std::size_t max_response_bytes = 64 * 1024;    // responses larger than this are cut off
   // Case-insensitive substrings of a rejection message that mean the account
   // (key, secret, IP whitelist, suspension) or the request itself was
   // refused, not the order. Any other rejection counts against the order.
@@ -64,8 +64,9 @@ struct ProviderConfig {
   Duration max_pause{std::chrono::minutes(5)};
   // After an account rejection: time until one instance sends a probe.
   Duration circuit_cooldown{std::chrono::seconds(60)};
-  // Failed polls in a row (network, timeout, HTTP error, malformed answer)
-  // before the provider is logged as failing; one answer logs it recovered.
+  // Failed polls in a row (network, timeout, HTTP error, malformed response)
+  // before the provider is logged as failing; the next usable response logs
+  // it as recovered.
   int outage_after = 5;
 };
 
@@ -108,7 +109,7 @@ struct PollConfig {
   Duration processing_interval{std::chrono::seconds(30)};
   Duration unknown_status_interval{std::chrono::seconds(60)};  // word not in the status map
   Duration lease{std::chrono::seconds(120)};
-  // Order ids this instance holds at once: waiting for a send time, in a
+  // Maximum order ids claimed by this instance at once: waiting for a send time, in a
   // provider request, or waiting for their write and completion. At least
   // provider.max_in_flight, which caps the requests alone.
   int max_claimed = 64;
@@ -185,7 +186,7 @@ class ConfigError : public std::runtime_error {
   std::string problem_;
 };
 
-// The environment a load sees: variable lookups, so tests can pass their own.
+// Environment variable lookups used by a load, so tests can pass their own.
 struct Environment {
   virtual ~Environment() = default;
   virtual const char* get(const char* name) const = 0;
@@ -196,7 +197,7 @@ const Environment& process_environment();
 // files under $CREDENTIALS_DIRECTORY. Throws ConfigError.
 Config load_file(const std::string& path, const Environment& env = process_environment());
 
-// Loads from TOML text (for tests); `source_name` stands in for the file name.
+// Loads from TOML text (for tests); `source_name` replaces the file name in errors.
 Config load_string(const std::string& text, const std::string& source_name,
                    const Environment& env = process_environment());
 

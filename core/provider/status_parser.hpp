@@ -1,5 +1,5 @@
 #pragma once
-// Parser for one CentralSMM /api/status answer body. Pure: no I/O and no
+// Parser for one CentralSMM /api/status response body. Pure: no I/O and no
 // shared state. Strict about what it trusts (an explicit success flag and a
 // status word) and forgiving about spelling (numbers as strings, null or
 // missing fields, any case or spacing, extra fields).
@@ -12,7 +12,7 @@
 
 namespace smm::provider {
 
-// A success answer. `status_word` is normalised: trimmed, lower case,
+// A success response. `status_word` is normalised: trimmed, lower case,
 // underscores and runs of spaces folded to one space ("IN_PROGRESS" -> "in
 // progress"). A number not reported (null, "", missing, "Unknown") is nullopt,
 // never 0.

@@ -45,7 +45,7 @@ struct Claim {
   int failures = 0;          // transient failures in a row so far
 };
 
-// What to do with a claimed id once its poll (and write) is done.
+// The outcome applied to a claimed id once its poll (and write) is done.
 struct Completion {
   enum class Kind {
     done,            // final, or no such row: leave the schedule

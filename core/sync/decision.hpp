@@ -1,5 +1,5 @@
 #pragma once
-// What to do after one poll: a pure function of the provider's answer, the
+// What to do after one poll: a pure function of the provider's response, the
 // claim's counters, the policy and one random value. The engine carries the
 // decision out; tests check decisions with no sockets and no clock.
 
@@ -20,14 +20,14 @@ using Duration = std::chrono::milliseconds;
 
 // Poll outcomes, one counter each.
 enum class PollOutcome {
-  status_known,        // a success answer with a mapped status word
-  status_unknown,      // a success answer whose word is not in the status map
+  status_known,        // a success response with a mapped status word
+  status_unknown,      // a success response whose word is not in the status map
   order_rejected,      // response:false about this order (not found ...)
   account_rejected,    // response:false about the account (key, IP, suspended)
   throttled,           // HTTP 429, or 503 with Retry-After
   http_error,          // any other non-2xx status
-  malformed,           // 2xx with a body that is not a usable answer
-  transport_error,     // no HTTP answer: DNS, connect, TLS, timeout, size cap
+  malformed,           // 2xx with a body that is not a usable response
+  transport_error,     // no HTTP response: DNS, connect, TLS, timeout, size cap
 };
 const char* to_string(PollOutcome outcome);
 inline constexpr int kPollOutcomeCount = 8;

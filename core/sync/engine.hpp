@@ -1,15 +1,15 @@
 #pragma once
-// The sync loop: drains the inbox into the schedule, claims due ids while
-// there is capacity, polls the provider for each under the cluster-wide rate
-// limit, writes the result to PostgreSQL, and only then completes the id in
-// Redis (reschedule, retry, done or dead). An id stays leased until its
+// The sync loop. It drains the inbox into the schedule and claims due ids
+// while there is capacity. It polls the provider for each under the
+// cluster-wide rate limit, writes the result to PostgreSQL, and only then
+// completes the id in Redis (reschedule, retry, done or dead). An id stays leased until its
 // write has committed, so a crash at any point loses nothing: the lease
 // ends and the id is polled again.
 //
 // Pacing: send times are reserved in Redis (RATE_ACQUIRE, a GCRA shared by
 // every instance) and each request leaves at its reserved time. While Redis
 // is unreachable a local GCRA at provider.local_rate_share of the rate takes
-// over. Throttling answers pause or slow every instance through Redis.
+// over. Throttling responses pause or slow every instance through Redis.
 // Account rejections open a circuit shared through Redis: polling stops
 // everywhere until one instance's probe is accepted.
 //
@@ -90,7 +90,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::size_t active() const { return active_; }
 
   // Called with the duration of every provider request that got an HTTP
-  // answer (for the latency histogram).
+  // response (for the latency histogram).
   void set_latency_observer(std::function<void(std::chrono::microseconds)> observer) {
     latency_observer_ = std::move(observer);
   }
@@ -186,7 +186,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool account_rejected_logged_ = false;
   Counters counters_;
   std::function<void(std::chrono::microseconds)> latency_observer_;
-  int provider_failures_in_row_ = 0;      // polls without a usable answer
+  int provider_failures_in_row_ = 0;      // polls without a usable response
   bool provider_failing_ = false;         // logged as failing, not yet recovered
 };
 

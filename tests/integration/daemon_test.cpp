@@ -141,7 +141,7 @@ class DaemonTest : public ::testing::Test {
     return smm::test::eventually([&] { return not_final() == 0; }, timeout);
   }
 
-  // Every row holds exactly the provider's final status and counts.
+  // Checks that every row contains exactly the provider's final status and counts.
   void expect_rows_match_truth(const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
       auto row = pg_->query("SELECT status, start_count, remains FROM " + table_ +

@@ -19,7 +19,7 @@ struct pg_conn;
 namespace smm::test {
 
 // Reads SMM_TEST_REDIS_URL / SMM_TEST_PG_CONNINFO, which scripts/test sets.
-// Empty when unset; integration tests then skip with a message that says so.
+// Empty when unset; integration tests then skip with a message naming them.
 std::string redis_url();
 std::string pg_conninfo();
 
@@ -66,7 +66,7 @@ class Process {
 // Sleeps 20 ms; declared before eventually(), which calls it.
 void sleep_for_poll();
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes. For
+// Polls `condition` every 20 ms until it is true or `timeout` passes. For
 // waiting on state owned by another process, which gives no event to await.
 template <typename F>
 bool eventually(F condition, std::chrono::milliseconds timeout) {
