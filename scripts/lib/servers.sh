@@ -4,11 +4,16 @@
 
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on right now.
+# Prints a TCP port on 127.0.0.1 that nothing listens on right now. It is
+# taken below the kernel's ephemeral range (ip_local_port_range), so an
+# outgoing connection cannot grab it between this check and the bind.
 free_port() {
-  local port
+  local low=32768 high port
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  local first=10000 last=$((low - 1))
+  if [ "$last" -le "$first" ]; then first=1024; fi
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((first + RANDOM % (last - first + 1)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
