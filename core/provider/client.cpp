@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <stdexcept>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -41,7 +40,7 @@ struct Client::Impl {
 
   void fetch(const std::string& order_id, Callback done);
   void stop();
-  std::size_t in_flight() const { return active_.size(); }
+  std::size_t in_flight() const { return active_count_; }
 
  private:
   static int on_socket(CURL* easy, curl_socket_t fd, int what, void* user, void* socket_user);
@@ -54,22 +53,27 @@ struct Client::Impl {
   void socket_action(curl_socket_t fd, int select_mask);
   void collect_finished();
   void finish(CURL* easy, CURLcode code);
-  CURL* take_easy();
-  void recycle_easy(CURL* easy);
+  detail::Transfer* take_transfer();
+  void recycle(detail::Transfer* transfer);
+  void drop_transfer(detail::Transfer* transfer);
   void deliver(Callback done, FetchResult result);
   void deliver_error(Callback done, std::error_code error);
 
   boost::asio::io_context& io_;
   config::ProviderConfig config_;
   std::string url_;
+  std::string form_prefix_;  // contains the credentials, so it is never logged
   std::shared_ptr<spdlog::logger> log_;
   CURLM* multi_ = nullptr;
   curl_slist* headers_ = nullptr;
   boost::asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
   detail::SocketWatcher sockets_;
-  std::unordered_map<CURL*, std::unique_ptr<detail::Transfer>> active_;
-  std::vector<CURL*> idle_easy_;  // reset handles, reused before creating new ones
+  // Every transfer made so far, each with its configured easy handle; at
+  // most max_in_flight of them are kept once idle.
+  std::vector<std::unique_ptr<detail::Transfer>> transfers_;
+  std::vector<detail::Transfer*> idle_;
+  std::size_t active_count_ = 0;
   bool stopped_ = false;
   // Posted handlers keep a weak_ptr to this token. It expires when Impl is
   // destroyed, so no handler runs against a destroyed client.
@@ -80,6 +84,7 @@ Client::Impl::Impl(boost::asio::io_context& io, const config::ProviderConfig& co
     : io_(io),
       config_(config),
       url_(detail::status_url(config.base_url)),
+      form_prefix_(detail::form_prefix(config)),
       log_(log::get("provider")),
       timer_(io),
       sockets_(io, [this](curl_socket_t fd, int mask) { socket_action(fd, mask); }) {
@@ -113,13 +118,12 @@ Client::Impl::~Impl() {
 
   // Closing cached connections during curl_multi_cleanup() calls
   // on_close_socket(), which still needs sockets_, so the watcher goes last.
-  for (auto& [easy, transfer] : active_) {
-    curl_multi_remove_handle(multi_, easy);
-    curl_easy_cleanup(easy);
+  for (auto& transfer : transfers_) {
+    if (transfer->active) curl_multi_remove_handle(multi_, transfer->easy);
+    curl_easy_cleanup(transfer->easy);
   }
-  active_.clear();
-  for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
-  idle_easy_.clear();
+  transfers_.clear();
+  idle_.clear();
   curl_multi_cleanup(multi_);
   curl_slist_free_all(headers_);
   sockets_.forget_all();
@@ -128,40 +132,41 @@ Client::Impl::~Impl() {
 void Client::Impl::fetch(const std::string& order_id, Callback done) {
   if (stopped_) return deliver_error(std::move(done), errc::shutting_down);
 
-  auto transfer = std::make_unique<detail::Transfer>();
-  transfer->easy = take_easy();
-  if (transfer->easy == nullptr) return deliver_error(std::move(done), errc::http_transport);
-  transfer->order_id = order_id;
+  detail::Transfer* transfer = take_transfer();
+  if (transfer == nullptr) return deliver_error(std::move(done), errc::http_transport);
+  std::error_code error = detail::prepare_request(*transfer, form_prefix_, order_id);
   transfer->started = std::chrono::steady_clock::now();
-
-  const detail::SocketHooks hooks{&Impl::on_open_socket, &Impl::on_close_socket, this};
-  std::error_code error = detail::configure_request(*transfer, config_, url_, headers_, hooks);
   CURLMcode added = CURLM_OK;
   if (!error) added = curl_multi_add_handle(multi_, transfer->easy);
   if (error || added != CURLM_OK) {
     log_->warn("provider_request_not_started order_id={} error=\"{}\"", order_id,
                error ? error.message() : curl_multi_strerror(added));
-    recycle_easy(transfer->easy);
+    recycle(transfer);
     return deliver_error(std::move(done), errc::http_transport);
   }
 
   // The timer callback libcurl made inside curl_multi_add_handle() starts
   // the transfer from the io_context.
   transfer->done = std::move(done);
-  CURL* easy = transfer->easy;
-  active_.emplace(easy, std::move(transfer));
+  transfer->active = true;
+  ++active_count_;
 }
 
 void Client::Impl::stop() {
   stopped_ = true;
 
-  // Moved out first: removing a handle can re-enter on_socket/on_timer.
-  auto aborted = std::move(active_);
-  active_.clear();
-  for (auto& [easy, transfer] : aborted) {
-    curl_multi_remove_handle(multi_, easy);
-    recycle_easy(easy);
-    deliver_error(std::move(transfer->done), errc::shutting_down);
+  // Collected first: removing a handle can re-enter on_socket/on_timer.
+  std::vector<detail::Transfer*> aborted;
+  for (auto& transfer : transfers_) {
+    if (transfer->active) aborted.push_back(transfer.get());
+  }
+  for (detail::Transfer* transfer : aborted) {
+    curl_multi_remove_handle(multi_, transfer->easy);
+    transfer->active = false;
+    --active_count_;
+    Callback done = std::move(transfer->done);
+    recycle(transfer);
+    deliver_error(std::move(done), errc::shutting_down);
   }
   if (!aborted.empty()) log_->info("provider_requests_aborted count={}", aborted.size());
 }
@@ -236,41 +241,67 @@ void Client::Impl::collect_finished() {
 }
 
 void Client::Impl::finish(CURL* easy, CURLcode code) {
-  auto it = active_.find(easy);
-  if (it == active_.end()) return;
-  std::unique_ptr<detail::Transfer> transfer = std::move(it->second);
-  active_.erase(it);
+  char* user = nullptr;
+  if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &user) != CURLE_OK || user == nullptr) return;
+  auto* transfer = reinterpret_cast<detail::Transfer*>(user);
+  if (!transfer->active) return;
 
   FetchResult result = detail::make_result(*transfer, code);
   if (code != CURLE_OK) {
     result.transport_detail = detail::curl_error_text(*transfer, code);
     log_->debug("provider_request_failed order_id={} curl_code={} http_status={} error=\"{}\"",
                 transfer->order_id, static_cast<int>(code), result.http_status,
-                detail::curl_error_text(*transfer, code));
+                result.transport_detail);
   }
 
   curl_multi_remove_handle(multi_, easy);
-  recycle_easy(easy);
-  deliver(std::move(transfer->done), std::move(result));
+  transfer->active = false;
+  --active_count_;
+  Callback done = std::move(transfer->done);
+  recycle(transfer);
+  deliver(std::move(done), std::move(result));
 }
 
-CURL* Client::Impl::take_easy() {
-  if (idle_easy_.empty()) return curl_easy_init();
-  CURL* easy = idle_easy_.back();
-  idle_easy_.pop_back();
-  return easy;
+detail::Transfer* Client::Impl::take_transfer() {
+  if (!idle_.empty()) {
+    detail::Transfer* transfer = idle_.back();
+    idle_.pop_back();
+    return transfer;
+  }
+  auto transfer = std::make_unique<detail::Transfer>();
+  transfer->easy = curl_easy_init();
+  if (transfer->easy == nullptr) return nullptr;
+  const detail::SocketHooks hooks{&Impl::on_open_socket, &Impl::on_close_socket, this};
+  if (std::error_code error = detail::configure_handle(*transfer, config_, url_, headers_, hooks)) {
+    log_->warn("provider_handle_not_configured error=\"{}\"", error.message());
+    curl_easy_cleanup(transfer->easy);
+    return nullptr;
+  }
+  transfers_.push_back(std::move(transfer));
+  return transfers_.back().get();
 }
 
-// The connections stay in the multi handle's cache, so a reused easy handle
-// adds nothing to keep-alive; reuse only saves re-creating handles. At most
-// max_in_flight idle handles are kept.
-void Client::Impl::recycle_easy(CURL* easy) {
-  if (idle_easy_.size() >= static_cast<std::size_t>(config_.max_in_flight)) {
-    curl_easy_cleanup(easy);
+// A configured handle keeps its options, so reuse saves setting them up
+// again; the connections themselves stay in the multi handle's cache. At
+// most max_in_flight idle transfers are kept, which bounds the pool: more
+// than that are only made when callers exceed max_in_flight.
+void Client::Impl::recycle(detail::Transfer* transfer) {
+  transfer->done = nullptr;
+  if (idle_.size() < static_cast<std::size_t>(config_.max_in_flight)) {
+    idle_.push_back(transfer);
     return;
   }
-  curl_easy_reset(easy);  // drops pointers into the finished Transfer
-  idle_easy_.push_back(easy);
+  drop_transfer(transfer);
+}
+
+void Client::Impl::drop_transfer(detail::Transfer* transfer) {
+  curl_easy_cleanup(transfer->easy);
+  for (auto it = transfers_.begin(); it != transfers_.end(); ++it) {
+    if (it->get() == transfer) {
+      transfers_.erase(it);
+      return;
+    }
+  }
 }
 
 void Client::Impl::deliver(Callback done, FetchResult result) {

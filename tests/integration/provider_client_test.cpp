@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <set>
 #include <sstream>
 #include <string>
@@ -329,6 +331,68 @@ TEST(ProviderClient, TooManyRequestsKeepsStatusAndRetryAfter) {
   EXPECT_EQ(result.http_status, 429);
   EXPECT_EQ(result.retry_after, std::chrono::seconds(30));
   EXPECT_FALSE(std::holds_alternative<StatusReport>(result.answer)) << describe(result);
+}
+
+// Sets environment variables for one test and restores them afterwards.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment(std::initializer_list<std::pair<const char*, const char*>> values) {
+    for (const auto& [name, value] : values) {
+      const char* old = std::getenv(name);
+      saved_.push_back({name, old != nullptr, old != nullptr ? old : ""});
+      ::setenv(name, value, 1);
+    }
+  }
+  ~ScopedEnvironment() {
+    for (const Saved& saved : saved_) {
+      if (saved.was_set) {
+        ::setenv(saved.name.c_str(), saved.value.c_str(), 1);
+      } else {
+        ::unsetenv(saved.name.c_str());
+      }
+    }
+  }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+ private:
+  struct Saved {
+    std::string name;
+    bool was_set;
+    std::string value;
+  };
+  std::vector<Saved> saved_;
+};
+
+// The client reads the proxy variables once, so they must be set before it
+// is made; a proxy that refuses connections shows they were honoured.
+TEST(ProviderClient, ProxyVariableIsHonoured) {
+  test::TempDir dir;
+  FakeProvider fake(dir);
+  RefusingPort proxy;
+  ScopedEnvironment environment{{"http_proxy", proxy.base_url().c_str()}, {"no_proxy", ""},
+                                {"NO_PROXY", ""}};
+  boost::asio::io_context io;
+  Client client(io, client_config(fake.base_url()));
+
+  FetchResult result = fetch_one(io, client, "1001");
+
+  EXPECT_EQ(result.transport_error, make_error_code(errc::http_transport)) << describe(result);
+}
+
+TEST(ProviderClient, NoProxyVariableExemptsTheProvider) {
+  test::TempDir dir;
+  FakeProvider fake(dir);
+  RefusingPort proxy;
+  ScopedEnvironment environment{{"http_proxy", proxy.base_url().c_str()},
+                                {"no_proxy", "127.0.0.1"}};
+  boost::asio::io_context io;
+  Client client(io, client_config(fake.base_url()));
+
+  FetchResult result = fetch_one(io, client, "1001");
+
+  EXPECT_EQ(result.http_status, 200) << describe(result);
+  EXPECT_FALSE(result.transport_error) << describe(result);
 }
 
 TEST(ProviderClient, RetryAfterResetsOnReusedHandle) {

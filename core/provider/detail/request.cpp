@@ -1,41 +1,29 @@
 #include "provider/detail/request.hpp"
 
-#include <climits>
-#include <optional>
+#include <cstdlib>
+#include <initializer_list>
 
 #include "common/error.hpp"
 
 namespace smm::provider::detail {
 namespace {
 
-// Returns `value` percent-encoded for a form body, or nullopt when libcurl fails.
-std::optional<std::string> escape(CURL* easy, const std::string& value) {
-  if (value.size() > static_cast<std::size_t>(INT_MAX)) return std::nullopt;
-  char* escaped = curl_easy_escape(easy, value.data(), static_cast<int>(value.size()));
-  if (escaped == nullptr) return std::nullopt;
-  std::string text(escaped);
-  curl_free(escaped);
-  return text;
-}
-
-std::optional<std::string> build_form_body(CURL* easy, const config::ProviderConfig& config,
-                                           const std::string& order_id) {
-  const std::pair<const char*, const std::string*> fields[] = {
-      {"api_id", &config.api_id.reveal()},
-      {"api_key", &config.api_key.reveal()},
-      {"secret_key", &config.secret_key.reveal()},
-      {"id", &order_id},
-  };
-  std::string body;
-  for (const auto& [name, value] : fields) {
-    std::optional<std::string> escaped = escape(easy, *value);
-    if (!escaped) return std::nullopt;
-    if (!body.empty()) body += '&';
-    body += name;
-    body += '=';
-    body += *escaped;
+// Appends `value` percent-encoded to `out` (see form_encode).
+void append_form_encoded(std::string& out, std::string_view value) {
+  constexpr char kHex[] = "0123456789ABCDEF";
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool unreserved = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+                            (byte >= '0' && byte <= '9') || byte == '-' || byte == '.' ||
+                            byte == '_' || byte == '~';
+    if (unreserved) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4U];
+      out += kHex[byte & 0x0FU];
+    }
   }
-  return body;
 }
 
 // Appends to the transfer's buffer. Returning less than offered makes
@@ -70,15 +58,13 @@ class OptionSetter {
   CURLcode result_ = CURLE_OK;
 };
 
-void set_http_options(OptionSetter& options, Transfer& transfer,
-                      const config::ProviderConfig& config, const std::string& url,
+void set_http_options(OptionSetter& options, const config::ProviderConfig& config,
+                      const std::string& url,
                       curl_slist* headers) {
   options.set(CURLOPT_URL, url.c_str());
   options.set(CURLOPT_PROTOCOLS_STR, "http,https");
   options.set(CURLOPT_FOLLOWLOCATION, 0L);
   options.set(CURLOPT_POST, 1L);
-  options.set(CURLOPT_POSTFIELDSIZE, static_cast<long>(transfer.form_body.size()));
-  options.set(CURLOPT_POSTFIELDS, transfer.form_body.c_str());
   options.set(CURLOPT_HTTPHEADER, headers);
   options.set(CURLOPT_USERAGENT, config.user_agent.c_str());
   // No Accept-Encoding: responses are a few hundred bytes, and the size cap
@@ -87,6 +73,28 @@ void set_http_options(OptionSetter& options, Transfer& transfer,
   // No CURLOPT_PIPEWAIT: over HTTP/1.1 it delays every request until the
   // first response on a new connection arrives. HTTP/2 multiplexing still happens
   // on connections that already exist.
+}
+
+// The first of `names` that is set in the environment, or "".
+std::string first_env(std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    if (const char* value = std::getenv(name); value != nullptr && value[0] != '\0') return value;
+  }
+  return {};
+}
+
+// libcurl reads the proxy variables again for every transfer when the
+// options leave them unset; reading them once here keeps its choice (the
+// same variables in the same order) and saves the lookups.
+void set_proxy_options(OptionSetter& options, const std::string& url) {
+  const bool https = url.rfind("https:", 0) == 0;
+  // Like libcurl, only the lower-case http_proxy counts for plain HTTP.
+  const std::string proxy = https ? first_env({"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
+                                  : first_env({"http_proxy", "all_proxy", "ALL_PROXY"});
+  const std::string no_proxy = first_env({"no_proxy", "NO_PROXY"});
+  // "" means no proxy and no exceptions; libcurl copies both strings.
+  options.set(CURLOPT_PROXY, proxy.c_str());
+  options.set(CURLOPT_NOPROXY, no_proxy.c_str());
 }
 
 void set_limit_options(OptionSetter& options, const config::ProviderConfig& config) {
@@ -126,21 +134,45 @@ std::string status_url(const std::string& base_url) {
   return url + "/api/status";
 }
 
-std::error_code configure_request(Transfer& transfer, const config::ProviderConfig& config,
-                                  const std::string& url, curl_slist* headers,
-                                  const SocketHooks& hooks) {
-  std::optional<std::string> body = build_form_body(transfer.easy, config, transfer.order_id);
-  if (!body) return errc::http_transport;
-  transfer.form_body = std::move(*body);
-  transfer.max_response_bytes = config.max_response_bytes;
+std::string form_encode(std::string_view value) {
+  std::string encoded;
+  append_form_encoded(encoded, value);
+  return encoded;
+}
 
+std::string form_prefix(const config::ProviderConfig& config) {
+  return "api_id=" + form_encode(config.api_id.reveal()) +
+         "&api_key=" + form_encode(config.api_key.reveal()) +
+         "&secret_key=" + form_encode(config.secret_key.reveal()) + "&id=";
+}
+
+std::error_code configure_handle(Transfer& transfer, const config::ProviderConfig& config,
+                                 const std::string& url, curl_slist* headers,
+                                 const SocketHooks& hooks) {
+  transfer.max_response_bytes = config.max_response_bytes;
   OptionSetter options(transfer.easy);
-  set_http_options(options, transfer, config, url, headers);
+  set_http_options(options, config, url, headers);
+  set_proxy_options(options, url);
   set_limit_options(options, config);
   set_tls_options(options, config);
   set_callback_options(options, transfer, hooks);
-  if (options.result() != CURLE_OK) return errc::http_transport;
-  return {};
+  return options.result() == CURLE_OK ? std::error_code{} : make_error_code(errc::http_transport);
+}
+
+std::error_code prepare_request(Transfer& transfer, std::string_view prefix,
+                                const std::string& order_id) {
+  transfer.order_id = order_id;
+  transfer.form_body.assign(prefix);
+  append_form_encoded(transfer.form_body, order_id);
+  transfer.response.clear();
+  transfer.body_too_large = false;
+  transfer.error_buffer[0] = '\0';
+
+  // POSTFIELDS keeps only the pointer, which moves when the body grows.
+  OptionSetter options(transfer.easy);
+  options.set(CURLOPT_POSTFIELDSIZE, static_cast<long>(transfer.form_body.size()));
+  options.set(CURLOPT_POSTFIELDS, transfer.form_body.c_str());
+  return options.result() == CURLE_OK ? std::error_code{} : make_error_code(errc::http_transport);
 }
 
 FetchResult make_result(Transfer& transfer, CURLcode code) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include <curl/curl.h>
@@ -14,8 +15,10 @@
 
 namespace smm::provider::detail {
 
-// A request in flight and the buffers libcurl points into. It must stay at
-// one address until the easy handle is removed from the multi handle.
+// One easy handle and the buffers libcurl points into. The client keeps a
+// pool of these: the options that never change are set once when the handle
+// is made, and each request only sets its body. It must stay at one address
+// while libcurl holds pointers into it (for as long as the handle lives).
 struct Transfer {
   CURL* easy = nullptr;
   std::string order_id;
@@ -23,6 +26,7 @@ struct Transfer {
   std::string response;
   std::size_t max_response_bytes = 0;
   bool body_too_large = false;
+  bool active = false;    // added to the multi handle
   char error_buffer[CURL_ERROR_SIZE] = {};
   std::chrono::steady_clock::time_point started;
   Client::Callback done;
@@ -39,12 +43,26 @@ struct SocketHooks {
 // Returns base_url without trailing slashes, followed by "/api/status".
 std::string status_url(const std::string& base_url);
 
-// Sets every option of a status request on `transfer.easy`, which must be
-// fresh or reset. Builds the form body from the config's credentials.
-// Returns errc::http_transport when libcurl rejects an option.
-std::error_code configure_request(Transfer& transfer, const config::ProviderConfig& config,
-                                  const std::string& url, curl_slist* headers,
-                                  const SocketHooks& hooks);
+// Percent-encodes `value` for a form body: every byte but ASCII letters,
+// digits and "-._~" becomes %XX, as curl_easy_escape() does.
+std::string form_encode(std::string_view value);
+
+// The part of the form body that is the same for every request: the three
+// credentials, encoded, followed by "&id=".
+std::string form_prefix(const config::ProviderConfig& config);
+
+// Sets the options that are the same for every status request on
+// `transfer.easy`, which must be fresh: URL, headers, limits, TLS, and the
+// callbacks pointing at `transfer`. Returns errc::http_transport when
+// libcurl rejects an option.
+std::error_code configure_handle(Transfer& transfer, const config::ProviderConfig& config,
+                                 const std::string& url, curl_slist* headers,
+                                 const SocketHooks& hooks);
+
+// Readies a configured `transfer` for one request for `order_id`: the body
+// (`prefix` followed by the encoded id) and empty response buffers.
+std::error_code prepare_request(Transfer& transfer, std::string_view prefix,
+                                const std::string& order_id);
 
 // Builds the result of a finished transfer from its curl code, the response
 // code and headers libcurl recorded, and the body.

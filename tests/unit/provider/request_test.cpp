@@ -40,22 +40,57 @@ TEST(StatusUrl, KeepsBasePath) {
   EXPECT_EQ(status_url("http://127.0.0.1:8080/panel/"), "http://127.0.0.1:8080/panel/api/status");
 }
 
-TEST(ConfigureRequest, EncodesFormFields) {
+TEST(FormEncode, KeepsUnreservedCharacters) {
+  EXPECT_EQ(form_encode("AZaz09-._~"), "AZaz09-._~");
+}
+
+TEST(FormEncode, EncodesEverythingElseAsUpperHex) {
+  EXPECT_EQ(form_encode(" &=+/%\n"), "%20%26%3D%2B%2F%25%0A");
+  EXPECT_EQ(form_encode("\xC3\xA9"), "%C3%A9");
+}
+
+TEST(FormEncode, MatchesLibcurlEscape) {
+  const std::string value = "id 1&key=+/\xC3\xA9~._-";
+  char* escaped = curl_easy_escape(nullptr, value.data(), static_cast<int>(value.size()));
+  ASSERT_NE(escaped, nullptr);
+  EXPECT_EQ(form_encode(value), escaped);
+  curl_free(escaped);
+}
+
+TEST(PrepareRequest, EncodesFormFields) {
   EasyHandle easy(curl_easy_init());
   ASSERT_NE(easy, nullptr);
   Transfer transfer;
   transfer.easy = easy.get();
-  transfer.order_id = "12345";
 
-  std::error_code error =
-      configure_request(transfer, sample_config(), "https://provider.example/api/status", nullptr, {});
+  std::error_code error = prepare_request(transfer, form_prefix(sample_config()), "12345");
 
   EXPECT_FALSE(error) << error.message();
   EXPECT_EQ(transfer.form_body,
             "api_id=id%201&api_key=key%26%3D%2B&secret_key=s%2F%C3%A9&id=12345");
+  EXPECT_EQ(transfer.order_id, "12345");
 }
 
-TEST(ConfigureRequest, CopiesResponseCap) {
+TEST(PrepareRequest, ClearsWhatThePreviousRequestLeft) {
+  EasyHandle easy(curl_easy_init());
+  ASSERT_NE(easy, nullptr);
+  Transfer transfer;
+  transfer.easy = easy.get();
+  const std::string prefix = form_prefix(sample_config());
+  ASSERT_FALSE(prepare_request(transfer, prefix, "111"));
+  transfer.response = "{\"response\": true}";
+  transfer.body_too_large = true;
+  transfer.error_buffer[0] = 'x';
+
+  ASSERT_FALSE(prepare_request(transfer, prefix, "22"));
+
+  EXPECT_EQ(transfer.form_body, prefix + "22");
+  EXPECT_TRUE(transfer.response.empty());
+  EXPECT_FALSE(transfer.body_too_large);
+  EXPECT_EQ(transfer.error_buffer[0], '\0');
+}
+
+TEST(ConfigureHandle, CopiesResponseCap) {
   EasyHandle easy(curl_easy_init());
   ASSERT_NE(easy, nullptr);
   Transfer transfer;
@@ -63,7 +98,7 @@ TEST(ConfigureRequest, CopiesResponseCap) {
   config::ProviderConfig config = sample_config();
   config.max_response_bytes = 1234;
 
-  ASSERT_FALSE(configure_request(transfer, config, "https://provider.example/api/status", nullptr, {}));
+  ASSERT_FALSE(configure_handle(transfer, config, "https://provider.example/api/status", nullptr, {}));
 
   EXPECT_EQ(transfer.max_response_bytes, 1234U);
 }
