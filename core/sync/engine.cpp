@@ -86,6 +86,7 @@ Engine::Engine(boost::asio::io_context& io, const config::Config& config, queue:
       instance_name_(make_instance_name()),
       wake_timer_(io),
       token_timer_(io),
+      slot_timer_(io),
       circuit_timer_(io),
       grace_timer_(io) {}
 
@@ -326,18 +327,40 @@ void Engine::use_local_rate(bool local, std::error_code error) {
 }
 
 void Engine::schedule_slots(const std::vector<std::int64_t>& offsets_us) {
+  const auto now = std::chrono::steady_clock::now();
   for (std::int64_t offset : offsets_us) {
     ++reserved_;
     ++counters_.rate_slots_granted;
-    auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::microseconds(offset));
-    slot_timers_.insert(timer);
-    timer->async_wait([self = shared_from_this(), timer](boost::system::error_code error) {
-      self->slot_timers_.erase(timer);
-      --self->reserved_;
-      if (error) return;
-      self->on_slot();
-    });
+    slot_times_.push(now + std::chrono::microseconds(offset));
   }
+  arm_slot_timer();
+}
+
+// Keeps the one slot timer armed for the earliest reserved send time.
+void Engine::arm_slot_timer() {
+  if (stopping_ || slot_times_.empty()) return;
+  const auto earliest = slot_times_.top();
+  if (slot_timer_at_ && *slot_timer_at_ <= earliest) return;
+  slot_timer_at_ = earliest;
+  // Re-arming cancels the wait already pending, whose handler then sees
+  // operation_aborted and leaves the timer to this one.
+  slot_timer_.expires_at(earliest);
+  slot_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {
+    if (error) return;
+    self->on_slot_timer();
+  });
+}
+
+// Uses every send time that has been reached, oldest first.
+void Engine::on_slot_timer() {
+  slot_timer_at_.reset();
+  const auto now = std::chrono::steady_clock::now();
+  while (!stopping_ && !slot_times_.empty() && slot_times_.top() <= now) {
+    slot_times_.pop();
+    --reserved_;
+    on_slot();
+  }
+  arm_slot_timer();
 }
 
 // Sends the oldest waiting claim at its reserved time, unless a pause or the
@@ -422,11 +445,12 @@ void Engine::on_fetched(const queue::Claim& claim, const provider::FetchResult& 
     return;
   }
 
-  store::StatusUpdate update = *decision.write;
-  store_.write(update, [self = shared_from_this(), claim, update](std::error_code error,
-                                                                  store::WriteOutcome outcome) {
+  store::StatusUpdate update = std::move(*decision.write);
+  auto written = [self = shared_from_this(), claim, update](std::error_code error,
+                                                            store::WriteOutcome outcome) {
     self->on_written(claim, update, error, outcome);
-  });
+  };
+  store_.write(std::move(update), std::move(written));
 }
 
 // ---- throttling ----------------------------------------------------------
@@ -757,7 +781,10 @@ void Engine::stop(std::function<void()> stopped) {
   wake_timer_.cancel();
   token_timer_.cancel();
   circuit_timer_.cancel();
-  for (const auto& timer : slot_timers_) timer->cancel();
+  slot_timer_.cancel();
+  slot_timer_at_.reset();
+  reserved_ -= slot_times_.size();
+  slot_times_ = {};
   while (!waiting_.empty()) {
     to_release_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();

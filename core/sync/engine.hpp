@@ -21,8 +21,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <random>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -105,6 +105,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void reserve_locally(std::size_t wanted);
   void use_local_rate(bool local, std::error_code error);
   void schedule_slots(const std::vector<std::int64_t>& offsets_us);
+  void arm_slot_timer();
+  void on_slot_timer();
   void on_slot();
   void arm_rate_retry(std::chrono::microseconds wait);
   void fetch(queue::Claim claim);
@@ -153,7 +155,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool acquire_in_flight_ = false;
   bool rate_local_ = false;
   std::chrono::steady_clock::time_point pause_until_{};
-  std::set<std::shared_ptr<boost::asio::steady_timer>> slot_timers_;
+  // Reserved send times, earliest first, all waited for by one timer.
+  std::priority_queue<std::chrono::steady_clock::time_point,
+                      std::vector<std::chrono::steady_clock::time_point>, std::greater<>>
+      slot_times_;
+  std::optional<std::chrono::steady_clock::time_point> slot_timer_at_;  // when armed
 
   // Provider circuit.
   limiter::Circuit circuit_;
@@ -164,6 +170,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
 
   boost::asio::steady_timer wake_timer_;
   boost::asio::steady_timer token_timer_;
+  boost::asio::steady_timer slot_timer_;
   boost::asio::steady_timer circuit_timer_;
   boost::asio::steady_timer grace_timer_;
 
