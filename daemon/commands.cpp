@@ -41,7 +41,8 @@ int with_queue(const config::Config& config, Operation operation) {
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
         config.redis.command_timeout + config.redis.reconnect_max);
     std::cerr << "smm-syncd: "
-              << format(tr("could not reach Redis at the configured url within %lld ms"),
+              << format(tr("could not reach Redis within %lld ms; check redis.url in the "
+                           "configuration"),
                         static_cast<long long>(waited.count()))
               << "\n";
     result = 1;

@@ -11,6 +11,7 @@
 #include "common/order_id.hpp"
 #include "config/config.hpp"
 #include "i18n.hpp"
+#include "messages.hpp"
 
 namespace {
 
@@ -39,42 +40,15 @@ bool check_ids(const std::vector<std::string>& ids) {
   for (const auto& id : ids) {
     std::string reason;
     if (!smm::parse_order_id(id, &reason)) {
+      const std::string described = smm::daemon::describe_order_id_reason(reason);
       std::cerr << "smm-syncd: "
                 << format(tr("invalid order id \"%s\": %s (expected 1 to 20 decimal digits)"),
-                          id.c_str(), reason.c_str())
+                          id.c_str(), described.c_str())
                 << "\n";
       ok = false;
     }
   }
   return ok;
-}
-
-// Translates CLI11's help headings, the help and version flags and the
-// hint after a usage error. CLI11's own error texts stay English. Runs
-// before any subcommand is added, because subcommands copy these settings
-// from their parent when they are created.
-void localize_cli(CLI::App& app) {
-  auto formatter = app.get_formatter();
-  formatter->label("Usage", tr("Usage"));
-  formatter->label("OPTIONS", tr("OPTIONS"));
-  formatter->label("SUBCOMMAND", tr("SUBCOMMAND"));
-  formatter->label("Positionals", tr("Positionals"));
-  formatter->label("REQUIRED", tr("REQUIRED"));
-  formatter->label("TEXT", tr("TEXT"));
-  formatter->label("INT", tr("INT"));
-  app.option_defaults()->group(tr("Options"));
-  app.set_help_flag("-h,--help", tr("Print this help message and exit"));
-  app.set_version_flag("-V,--version", std::string("smm-syncd ") + SMM_VERSION,
-                       tr("Display program version information and exit"));
-  app.failure_message([](const CLI::App* failed, const CLI::Error& error) {
-    std::string text = std::string(error.what()) + "\n";
-    if (failed->get_help_ptr() != nullptr) {
-      text += format(tr("Run with %s for more information."),
-                     failed->get_help_ptr()->get_name().c_str());
-      text += "\n";
-    }
-    return text;
-  });
 }
 
 }  // namespace
@@ -83,7 +57,7 @@ int main(int argc, char** argv) {
   smm::i18n::init();
   CLI::App app{tr("smm-syncd keeps SMM panel orders in PostgreSQL in step with the CentralSMM "
                   "provider, taking provider order ids from a Redis queue.")};
-  localize_cli(app);
+  smm::daemon::localize_cli(app);
   app.require_subcommand(0, 1);
 
   Options options;
@@ -104,8 +78,11 @@ int main(int argc, char** argv) {
   dead->add_flag("--requeue", options.requeue,
                  tr("Move dead order ids back to the schedule (all, or the ids given)"));
   dead->add_option("ids", options.ids, tr("Order ids to requeue (with --requeue)"));
-  dead->add_option("--limit", options.limit, tr("Maximum entries to list"))
-      ->check(CLI::Range(1, 1'000'000));
+  constexpr std::int64_t kMaxLimit = 1'000'000;
+  dead->add_option("--limit", options.limit,
+                   format(tr("Maximum entries to list, from 1 to %lld (default %lld)"),
+                          static_cast<long long>(kMaxLimit), static_cast<long long>(options.limit)))
+      ->check(smm::daemon::whole_number_in(1, kMaxLimit));
   auto* migrate = app.add_subcommand("migrate", tr("Check the orders table the daemon writes to"));
   add_config_option(*migrate, options);
   // A subcommand's help flag is made before it copies the option defaults,
@@ -138,7 +115,8 @@ int main(int argc, char** argv) {
       smm::config::require_secrets(config);
     }
   } catch (const smm::config::ConfigError& error) {
-    std::cerr << "smm-syncd: " << format(tr("invalid configuration: %s"), error.what()) << "\n";
+    const std::string described = smm::daemon::describe_config_error(error);
+    std::cerr << "smm-syncd: " << format(tr("invalid configuration: %s"), described.c_str()) << "\n";
     return kExitUsage;
   }
 

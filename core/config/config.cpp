@@ -44,9 +44,10 @@ toml::table parse_toml(const std::string& text, const std::string& source_name) 
     return toml::parse(text, source_name);
   } catch (const toml::parse_error& error) {
     const auto& begin = error.source().begin;
+    // toml++'s description stays English in every language.
     throw ConfigError(source_name, "",
-                      fmt::format("TOML syntax error at line {} column {}: {}", begin.line,
-                                  begin.column, error.description()));
+                      detail::error_text("TOML syntax error at line %s column %s: %s", begin.line,
+                                         begin.column, error.description()));
   }
 }
 
@@ -56,12 +57,13 @@ void read_status_map(const toml::node& node, Config& config) {
   const auto& file = config.source_file;
   const auto* table = node.as_table();
   if (table == nullptr) {
-    throw ConfigError(file, "status_map", fmt::format("expected a table, got {}", detail::type_name(node)));
+    throw ConfigError(file, "status_map",
+                      detail::error_text("expected a table, got %s", detail::type_name(node)));
   }
   if (table->empty()) {
     throw ConfigError(file, "status_map",
-                      "is empty; map at least one provider word, or remove the section to use the "
-                      "default map");
+                      detail::error_text("is empty; map at least one provider word, or remove the "
+                                         "section to use the default map"));
   }
 
   std::map<std::string, std::string> map;
@@ -70,18 +72,18 @@ void read_status_map(const toml::node& node, Config& config) {
     const std::string name = "status_map." + detail::toml_key(key.str());
     const auto* local = value.as_string();
     if (local == nullptr) {
-      throw ConfigError(file, name, fmt::format("expected a string, got {}", detail::type_name(value)));
+      throw ConfigError(file, name, detail::error_text("expected a string, got %s", detail::type_name(value)));
     }
     auto word = detail::normalize_status_word(key.str());
-    if (word.empty()) throw ConfigError(file, name, "the provider word is empty");
+    if (word.empty()) throw ConfigError(file, name, detail::error_text("the provider word is empty"));
     if (detail::normalize_status_word(local->get()).empty()) {
-      throw ConfigError(file, name, "the local status must not be empty");
+      throw ConfigError(file, name, detail::error_text("the local status must not be empty"));
     }
     auto [previous, inserted] = written_as.emplace(word, std::string(key.str()));
     if (!inserted) {
       throw ConfigError(file, name,
-                        fmt::format("the same provider word as \"{}\" (both read as \"{}\")",
-                                    previous->second, word));
+                        detail::error_text("the same provider word as \"%s\" (both read as \"%s\")",
+                                           previous->second, word));
     }
     map.emplace(std::move(word), local->get());
   }
@@ -93,7 +95,7 @@ void read_section(const detail::Section& section, const toml::node& node, Config
   const auto* table = node.as_table();
   if (table == nullptr) {
     throw ConfigError(file, std::string(section.name),
-                      fmt::format("expected a table, got {}", detail::type_name(node)));
+                      detail::error_text("expected a table, got %s", detail::type_name(node)));
   }
   for (const auto& [key, value] : *table) {
     const auto name = fmt::format("{}.{}", section.name, detail::toml_key(key.str()));
@@ -101,9 +103,9 @@ void read_section(const detail::Section& section, const toml::node& node, Config
     for (const auto& candidate : section.fields) {
       if (candidate.key == key.str()) field = &candidate;
     }
-    if (field == nullptr) throw ConfigError(file, name, "unknown key");
+    if (field == nullptr) throw ConfigError(file, name, detail::error_text("unknown key"));
     auto problem = field->read(config, value);
-    if (!problem.empty()) throw ConfigError(file, name, problem);
+    if (problem) throw ConfigError(file, name, std::move(*problem));
   }
 }
 
@@ -119,9 +121,11 @@ void read_tables(const toml::table& root, Config& config) {
     }
     if (section == nullptr) {
       const auto name = detail::toml_key(key.str());
-      if (node.is_table()) throw ConfigError(config.source_file, name, "unknown section");
+      if (node.is_table()) {
+        throw ConfigError(config.source_file, name, detail::error_text("unknown section"));
+      }
       throw ConfigError(config.source_file, name,
-                        "unknown key; every key belongs in a section such as [provider]");
+                        detail::error_text("unknown key; every key belongs in a section such as [provider]"));
     }
     read_section(*section, node, config);
   }
@@ -151,7 +155,8 @@ std::optional<std::string> read_credential(const std::filesystem::path& path,
   if (status.type() == std::filesystem::file_type::not_found) return std::nullopt;
   if (std::filesystem::is_directory(status)) {
     throw ConfigError(config.source_file, source.key,
-                      fmt::format("cannot read the systemd credential {}: is a directory", path.string()));
+                      detail::error_text("cannot read the systemd credential %s: is a directory",
+                                         path.string()));
   }
 
   std::ifstream in(path, std::ios::binary);
@@ -159,13 +164,13 @@ std::optional<std::string> read_credential(const std::filesystem::path& path,
   text << in.rdbuf();
   if (!in || in.bad()) {
     throw ConfigError(config.source_file, source.key,
-                      fmt::format("cannot read the systemd credential {}", path.string()));
+                      detail::error_text("cannot read the systemd credential %s", path.string()));
   }
   auto value = text.str();
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
   if (value.empty()) {
     throw ConfigError(config.source_file, source.key,
-                      fmt::format("the systemd credential {} is empty", path.string()));
+                      detail::error_text("the systemd credential %s is empty", path.string()));
   }
   return value;
 }
@@ -189,30 +194,36 @@ void apply_secret_sources(Config& config, const Environment& env) {
 std::string read_whole_file(const std::string& path) {
   std::error_code error;
   auto status = std::filesystem::status(path, error);
-  if (status.type() == std::filesystem::file_type::not_found) throw ConfigError(path, "", "file not found");
-  if (error) throw ConfigError(path, "", fmt::format("cannot read the file: {}", error.message()));
+  if (status.type() == std::filesystem::file_type::not_found) {
+    throw ConfigError(path, "", detail::error_text("file not found"));
+  }
+  // The system error texts stay English, because the daemon keeps the "C" locale.
+  if (error) {
+    throw ConfigError(path, "", detail::error_text("cannot read the file: %s", error.message()));
+  }
   if (std::filesystem::is_directory(status)) {
-    throw ConfigError(path, "", "is a directory, expected a TOML file");
+    throw ConfigError(path, "", detail::error_text("is a directory, expected a TOML file"));
   }
 
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw ConfigError(path, "", fmt::format("cannot open the file: {}",
-                                            std::generic_category().message(errno)));
+    throw ConfigError(path, "", detail::error_text("cannot open the file: %s",
+                                                   std::generic_category().message(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) throw ConfigError(path, "", "cannot read the file");
+  if (in.bad()) throw ConfigError(path, "", detail::error_text("cannot read the file"));
   return text.str();
 }
 
 }  // namespace
 
-ConfigError::ConfigError(std::string file, std::string key, std::string problem)
-    : std::runtime_error(describe(file, key, problem)),
+ConfigError::ConfigError(std::string file, std::string key, ErrorText problem)
+    : std::runtime_error(describe(file, key, problem.english())),
       file_(std::move(file)),
       key_(std::move(key)),
-      problem_(std::move(problem)) {}
+      problem_(problem.english()),
+      problem_text_(std::move(problem)) {}
 
 const Environment& process_environment() {
   static const ProcessEnvironment environment;
@@ -238,8 +249,8 @@ void require_secrets(const Config& config) {
   for (const auto& source : kSecretSources) {
     if (!(config.provider.*source.member).empty()) continue;
     throw ConfigError(config.source_file, source.key,
-                      fmt::format("missing: set it in the file, {} or the systemd credential {}",
-                                  source.variable, source.credential));
+                      detail::error_text("missing: set it in the file, %s or the systemd credential %s",
+                                         source.variable, source.credential));
   }
 }
 

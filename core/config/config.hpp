@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "config/error_text.hpp"
 #include "config/secret.hpp"
 
 namespace smm::config {
@@ -172,18 +173,23 @@ struct Config {
 };
 
 // Thrown for any problem with the configuration; what() reads
-// "<file>: <key>: <problem>".
+// "<file>: <key>: <problem>" in English, or "<file>: <problem>" when the
+// problem concerns the whole file.
 class ConfigError : public std::runtime_error {
  public:
-  ConfigError(std::string file, std::string key, std::string problem);
+  ConfigError(std::string file, std::string key, ErrorText problem);
   const std::string& file() const { return file_; }
   const std::string& key() const { return key_; }
+  // The problem in English.
   const std::string& problem() const { return problem_; }
+  // The problem as a template and arguments, for translation.
+  const ErrorText& problem_text() const { return problem_text_; }
 
  private:
   std::string file_;
   std::string key_;
   std::string problem_;
+  ErrorText problem_text_;
 };
 
 // Environment variable lookups used by a load, so tests can pass their own.

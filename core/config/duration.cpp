@@ -33,43 +33,46 @@ const Unit* find_unit(std::string_view suffix) {
   return nullptr;
 }
 
-[[noreturn]] void reject(const std::string& text, std::string_view why) {
-  throw std::invalid_argument(fmt::format("invalid duration '{}': {}", text, why));
-}
-
 }  // namespace
 
-Duration parse_duration(const std::string& text) {
-  constexpr std::string_view kHint = "durations need a unit, e.g. \"15s\"";
-  if (text.empty()) reject(text, kHint);
+namespace detail {
+
+std::optional<ErrorText> read_duration(const std::string& text, Duration& out) {
+  if (text.empty()) return error_text("invalid duration '%s': durations need a unit, e.g. \"15s\"", text);
 
   std::uint64_t amount = 0;
   const char* begin = text.data();
   const char* end = begin + text.size();
   auto [rest, error] = std::from_chars(begin, end, amount);
   if (rest == begin) {
-    reject(text, "expected a whole number followed by a unit (ms, s, m, h or d), e.g. \"15s\"");
+    return error_text("invalid duration '%s': expected a whole number followed by a unit "
+                      "(ms, s, m, h or d), e.g. \"15s\"",
+                      text);
   }
-  if (error == std::errc::result_out_of_range) reject(text, "the amount is too large");
-  if (rest == end) reject(text, kHint);
+  if (error == std::errc::result_out_of_range) {
+    return error_text("invalid duration '%s': the amount is too large", text);
+  }
+  if (rest == end) return error_text("invalid duration '%s': durations need a unit, e.g. \"15s\"", text);
   if (*rest == '.' || *rest == ',') {
-    reject(text, "the amount must be a whole number; use a smaller unit, e.g. \"1500ms\"");
+    return error_text("invalid duration '%s': the amount must be a whole number; use a smaller "
+                      "unit, e.g. \"1500ms\"",
+                      text);
   }
 
   std::string_view suffix(rest, static_cast<std::size_t>(end - rest));
   const Unit* unit = find_unit(suffix);
   if (unit == nullptr) {
-    reject(text, fmt::format("unknown unit '{}'; use ms, s, m, h or d", suffix));
+    return error_text("invalid duration '%s': unknown unit '%s'; use ms, s, m, h or d", text, suffix);
   }
 
   // The result is held in signed milliseconds, so the product must fit.
   auto limit = static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max() /
                                           unit->milliseconds);
-  if (amount > limit) reject(text, "the amount is too large");
-  return Duration(static_cast<Duration::rep>(amount) * unit->milliseconds);
+  if (amount > limit) return error_text("invalid duration '%s': the amount is too large", text);
+  out = Duration(static_cast<Duration::rep>(amount) * unit->milliseconds);
+  return std::nullopt;
 }
 
-namespace detail {
 
 std::string format_duration(Duration duration) {
   const auto count = duration.count();
@@ -83,4 +86,13 @@ std::string format_duration(Duration duration) {
 }
 
 }  // namespace detail
+
+Duration parse_duration(const std::string& text) {
+  Duration duration{};
+  if (auto problem = detail::read_duration(text, duration)) {
+    throw std::invalid_argument(problem->english());
+  }
+  return duration;
+}
+
 }  // namespace smm::config

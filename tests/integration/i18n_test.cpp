@@ -159,6 +159,175 @@ TEST(I18n, CheckConfigHeaderIsIndonesian) {
       << result.output;
 }
 
+// A config file with one problem and the problem's text in each language,
+// after "<file>: <key>: ".
+struct ConfigCase {
+  const char* name;
+  std::string extra;  // appended to the minimal config
+  std::string key;
+  std::string indonesian;
+  std::string english;
+};
+
+const std::vector<ConfigCase> kConfigCases = {
+    {"wrong type", "burst = \"five\"\n", "provider.burst", "harus berupa integer, bukan string",
+     "expected an integer, got string"},
+    {"out of range", "max_in_flight = 0\n", "provider.max_in_flight",
+     "harus antara 1 dan 10000, bukan 0", "must be between 1 and 10000, got 0"},
+    {"fraction out of range", "throttle_backoff = 1.5\n", "provider.throttle_backoff",
+     "harus lebih dari 0 dan kurang dari 1, bukan 1.5",
+     "must be greater than 0 and less than 1, got 1.5"},
+    {"unknown key", "bogus_key = 1\n", "provider.bogus_key", "kunci tidak dikenal", "unknown key"},
+    {"duration without unit", "request_timeout = \"15\"\n", "provider.request_timeout",
+     "durasi '15' tidak valid: durasi perlu satuan, misalnya \"15s\"",
+     "invalid duration '15': durations need a unit, e.g. \"15s\""},
+    // The translation puts the two arguments in the other order (%2$s, %1$s).
+    {"arguments reordered", "account_error_patterns = [\"a\", 1]\n",
+     "provider.account_error_patterns",
+     "harus berupa array berisi string, tetapi elemen di indeks 1 berupa integer",
+     "expected an array of strings, got integer at index 1"},
+    {"port out of range", "[health]\nlisten = \"127.0.0.1:99999\"\n", "health.listen",
+     "port di \"127.0.0.1:99999\" harus berupa angka dari 0 sampai 65535",
+     "the port must be a number from 0 to 65535, got \"127.0.0.1:99999\""},
+};
+
+TEST(I18n, ConfigProblemsAreIndonesian) {
+  TempDir dir;
+  for (const auto& test_case : kConfigCases) {
+    dir.write("c.toml", minimal_config(test_case.extra));
+    Result result = smm_syncd({"check-config", "--config", dir.file("c.toml")}, kIndonesian, kSecrets);
+    EXPECT_EQ(result.code, 2) << test_case.name;
+    const std::string expected = "smm-syncd: konfigurasi tidak valid: " + dir.file("c.toml") + ": " +
+                                 test_case.key + ": " + test_case.indonesian + "\n";
+    EXPECT_EQ(result.output, expected) << test_case.name;
+  }
+}
+
+TEST(I18n, ConfigProblemsAreEnglishUnderCLang) {
+  TempDir dir;
+  for (const auto& test_case : kConfigCases) {
+    dir.write("c.toml", minimal_config(test_case.extra));
+    Result result = smm_syncd({"check-config", "--config", dir.file("c.toml")}, kC, kSecrets);
+    EXPECT_EQ(result.code, 2) << test_case.name;
+    const std::string expected = "smm-syncd: invalid configuration: " + dir.file("c.toml") + ": " +
+                                 test_case.key + ": " + test_case.english + "\n";
+    EXPECT_EQ(result.output, expected) << test_case.name;
+  }
+}
+
+TEST(I18n, MissingSecretIsTranslated) {
+  TempDir dir;
+  dir.write("c.toml", minimal_config());
+  Result indonesian = smm_syncd({"run", "--config", dir.file("c.toml")}, kIndonesian);
+  EXPECT_EQ(indonesian.code, 2);
+  EXPECT_TRUE(contains(indonesian.output,
+                       "provider.api_id: belum diisi: isi di berkas konfigurasi, di "
+                       "CENTRALSMM_API_ID, atau di kredensial systemd centralsmm-api-id"))
+      << indonesian.output;
+
+  Result english = smm_syncd({"run", "--config", dir.file("c.toml")}, kC);
+  EXPECT_EQ(english.code, 2);
+  EXPECT_TRUE(contains(english.output,
+                       "provider.api_id: missing: set it in the file, CENTRALSMM_API_ID or the "
+                       "systemd credential centralsmm-api-id"))
+      << english.output;
+}
+
+TEST(I18n, MissingFileIsIndonesian) {
+  Result result = smm_syncd({"check-config", "--config", "/nonexistent/smm-syncd.toml"}, kIndonesian);
+  EXPECT_EQ(result.code, 2);
+  EXPECT_TRUE(contains(result.output, "/nonexistent/smm-syncd.toml: berkas tidak ditemukan"))
+      << result.output;
+}
+
+// A bad command line and the first line of its error in each language. The
+// line names the option or argument and the value.
+struct UsageCase {
+  std::vector<std::string> args;
+  std::string indonesian;
+  std::string english;
+};
+
+const std::vector<UsageCase> kUsageCases = {
+    {{"frobnicate"},
+     "smm-syncd: argumen tidak dikenal atau berlebih: frobnicate",
+     "smm-syncd: unexpected argument: frobnicate"},
+    {{"stats", "--bogus"},
+     "smm-syncd: argumen tidak dikenal atau berlebih: --bogus",
+     "smm-syncd: unexpected argument: --bogus"},
+    {{"enqueue"}, "smm-syncd: ids wajib diberikan", "smm-syncd: ids is required"},
+    {{"stats", "--config"}, "smm-syncd: --config memerlukan nilai",
+     "smm-syncd: --config needs a value"},
+    {{"--config", "a.toml", "--config", "b.toml"},
+     "smm-syncd: --config hanya menerima maksimal 1 nilai, tetapi diberi 2",
+     "smm-syncd: --config accepts at most 1 value(s), got 2"},
+    {{"dead-letters", "--limit", "0"},
+     "smm-syncd: --limit: harus bilangan bulat dari 1 sampai 1000000, bukan \"0\"",
+     "smm-syncd: --limit: expected a whole number from 1 to 1000000, got \"0\""},
+    {{"dead-letters", "--limit", "ten"},
+     "smm-syncd: --limit: harus bilangan bulat dari 1 sampai 1000000, bukan \"ten\"",
+     "smm-syncd: --limit: expected a whole number from 1 to 1000000, got \"ten\""},
+    {{"dead-letters", "--requeue=maybe"},
+     "smm-syncd: nilai untuk --requeue tidak valid: maybe",
+     "smm-syncd: invalid value for --requeue: maybe"},
+};
+
+TEST(I18n, CommandLineErrorsAreIndonesian) {
+  for (const auto& test_case : kUsageCases) {
+    Result result = smm_syncd(test_case.args, kIndonesian);
+    EXPECT_EQ(result.code, 2) << test_case.indonesian;
+    EXPECT_EQ(result.output, test_case.indonesian + "\nJalankan dengan --help untuk keterangan lebih lanjut.\n");
+  }
+}
+
+TEST(I18n, CommandLineErrorsAreEnglishUnderCLang) {
+  for (const auto& test_case : kUsageCases) {
+    Result result = smm_syncd(test_case.args, kC);
+    EXPECT_EQ(result.code, 2) << test_case.english;
+    EXPECT_EQ(result.output, test_case.english + "\nRun with --help for more information.\n");
+  }
+}
+
+TEST(I18n, LimitHelpShowsTranslatedRange) {
+  Result indonesian = smm_syncd({"dead-letters", "--help"}, kIndonesian);
+  EXPECT_EQ(indonesian.code, 0);
+  EXPECT_TRUE(contains(indonesian.output, "--limit ANGKA ")) << indonesian.output;
+  EXPECT_TRUE(contains(indonesian.output, "dari 1 sampai 1000000 (bawaan 100)")) << indonesian.output;
+  EXPECT_FALSE(contains(indonesian.output, "INT")) << indonesian.output;
+
+  Result english = smm_syncd({"dead-letters", "--help"}, kC);
+  EXPECT_EQ(english.code, 0);
+  EXPECT_TRUE(contains(english.output, "--limit INT ")) << english.output;
+  EXPECT_TRUE(contains(english.output, "from 1 to 1000000 (default 100)")) << english.output;
+}
+
+// Each reason parse_order_id gives, in both languages.
+TEST(I18n, OrderIdReasonsAreTranslated) {
+  struct Case {
+    std::string id;
+    std::string indonesian;
+    std::string english;
+  };
+  const std::vector<Case> cases = {
+      {"12a", "ID pesanan \"12a\" tidak valid: berisi karakter selain angka 0-9",
+       "invalid order id \"12a\": contains a character other than the digits 0-9"},
+      {"123456789012345678901", "ID pesanan \"123456789012345678901\" tidak valid: lebih dari 20 digit",
+       "invalid order id \"123456789012345678901\": longer than 20 digits"},
+      {" ", "ID pesanan \" \" tidak valid: kosong", "invalid order id \" \": empty"},
+  };
+  for (const auto& test_case : cases) {
+    Result indonesian = smm_syncd({"enqueue", "--config", "/unused.toml", test_case.id}, kIndonesian);
+    EXPECT_EQ(indonesian.code, 2) << test_case.id;
+    EXPECT_TRUE(contains(indonesian.output, test_case.indonesian + " (harus 1 sampai 20 digit angka)"))
+        << indonesian.output;
+
+    Result english = smm_syncd({"enqueue", "--config", "/unused.toml", test_case.id}, kC);
+    EXPECT_EQ(english.code, 2) << test_case.id;
+    EXPECT_TRUE(contains(english.output, test_case.english + " (expected 1 to 20 decimal digits)"))
+        << english.output;
+  }
+}
+
 TEST(I18n, UsageErrorsAreIndonesian) {
   Result bad_id = smm_syncd({"enqueue", "--config", "/unused.toml", "12a"}, kIndonesian);
   EXPECT_EQ(bad_id.code, 2);
@@ -204,9 +373,9 @@ TEST(I18n, QueueCommandsAreIndonesian) {
   // The values stay in one column after the longer Indonesian labels.
   Result stats = smm_syncd({"stats", "--config", config}, kIndonesian);
   ASSERT_EQ(stats.code, 0) << stats.output;
-  EXPECT_TRUE(contains(stats.output, "terjadwal        2\n")) << stats.output;
-  EXPECT_TRUE(contains(stats.output, "sedang diproses  0\n")) << stats.output;
-  EXPECT_TRUE(contains(stats.output, "sirkuit provider tertutup\n")) << stats.output;
+  EXPECT_TRUE(contains(stats.output, "terjadwal                2\n")) << stats.output;
+  EXPECT_TRUE(contains(stats.output, "sedang diproses          0\n")) << stats.output;
+  EXPECT_TRUE(contains(stats.output, "circuit breaker provider tertutup\n")) << stats.output;
 
   smm::test::SyncRedis redis(smm::test::redis_url());
   redis.command({"LPUSH", "{" + prefix + "}:dead",

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -12,94 +11,91 @@
 namespace smm::config::detail {
 namespace {
 
-std::string wrong_type(std::string_view expected, const toml::node& node) {
-  return fmt::format("expected {}, got {}", expected, type_name(node));
-}
+// Reading: one overload per member type of the config structs. Each
+// returns the problem, or nullopt when it stored the value.
 
-// Reading: one overload per member type of the config structs.
-
-std::string read_value(const toml::node& node, std::string& out) {
+std::optional<ErrorText> read_value(const toml::node& node, std::string& out) {
   const auto* value = node.as_string();
-  if (value == nullptr) return wrong_type("a string", node);
+  // TRANSLATORS: %s is a TOML type name (string, integer, float, boolean,
+  // array, table ...), which stays as written in every language.
+  if (value == nullptr) return error_text("expected a string, got %s", type_name(node));
   out = value->get();
-  return {};
+  return std::nullopt;
 }
 
-std::string read_value(const toml::node& node, Secret& out) {
+std::optional<ErrorText> read_value(const toml::node& node, Secret& out) {
   std::string text;
   auto problem = read_value(node, text);
-  if (problem.empty()) out = Secret(std::move(text));
+  if (!problem) out = Secret(std::move(text));
   return problem;
 }
 
-std::string read_value(const toml::node& node, Duration& out) {
+std::optional<ErrorText> read_value(const toml::node& node, Duration& out) {
   if (node.is_integer() || node.is_floating_point()) {
-    return wrong_type("a duration string", node) + "; durations need a unit, e.g. \"15s\"";
+    return error_text("expected a duration string, got %s; durations need a unit, e.g. \"15s\"",
+                      type_name(node));
   }
   const auto* value = node.as_string();
-  if (value == nullptr) return wrong_type("a duration string such as \"15s\"", node);
-  try {
-    out = parse_duration(value->get());
-  } catch (const std::invalid_argument& error) {
-    return error.what();
+  if (value == nullptr) {
+    return error_text("expected a duration string such as \"15s\", got %s", type_name(node));
   }
-  return {};
+  return read_duration(value->get(), out);
 }
 
-std::string read_value(const toml::node& node, int& out) {
+std::optional<ErrorText> read_value(const toml::node& node, int& out) {
   const auto* value = node.as_integer();
-  if (value == nullptr) return wrong_type("an integer", node);
+  if (value == nullptr) return error_text("expected an integer, got %s", type_name(node));
   const std::int64_t number = value->get();
   if (number < std::numeric_limits<int>::min() || number > std::numeric_limits<int>::max()) {
-    return fmt::format("{} is out of range for this key (at most {})", number,
-                       std::numeric_limits<int>::max());
+    return error_text("%s is out of range for this key (at most %s)", number,
+                      std::numeric_limits<int>::max());
   }
   out = static_cast<int>(number);
-  return {};
+  return std::nullopt;
 }
 
-std::string read_value(const toml::node& node, std::size_t& out) {
+std::optional<ErrorText> read_value(const toml::node& node, std::size_t& out) {
   const auto* value = node.as_integer();
-  if (value == nullptr) return wrong_type("an integer", node);
+  if (value == nullptr) return error_text("expected an integer, got %s", type_name(node));
   const std::int64_t number = value->get();
-  if (number < 0) return fmt::format("must not be negative, got {}", number);
+  if (number < 0) return error_text("must not be negative, got %s", number);
   out = static_cast<std::size_t>(number);
-  return {};
+  return std::nullopt;
 }
 
 // A whole number is taken as a number too: "rate_limit = 5" means 5.0.
-std::string read_value(const toml::node& node, double& out) {
+std::optional<ErrorText> read_value(const toml::node& node, double& out) {
   if (const auto* integer = node.as_integer()) {
     out = static_cast<double>(integer->get());
-    return {};
+    return std::nullopt;
   }
   const auto* value = node.as_floating_point();
-  if (value == nullptr) return wrong_type("a number", node);
-  if (!std::isfinite(value->get())) return fmt::format("must be a finite number, got {}", value->get());
+  if (value == nullptr) return error_text("expected a number, got %s", type_name(node));
+  if (!std::isfinite(value->get())) return error_text("must be a finite number, got %s", value->get());
   out = value->get();
-  return {};
+  return std::nullopt;
 }
 
-std::string read_value(const toml::node& node, bool& out) {
+std::optional<ErrorText> read_value(const toml::node& node, bool& out) {
   const auto* value = node.as_boolean();
-  if (value == nullptr) return wrong_type("a boolean", node);
+  if (value == nullptr) return error_text("expected a boolean, got %s", type_name(node));
   out = value->get();
-  return {};
+  return std::nullopt;
 }
 
-std::string read_value(const toml::node& node, std::vector<std::string>& out) {
+std::optional<ErrorText> read_value(const toml::node& node, std::vector<std::string>& out) {
   const auto* array = node.as_array();
-  if (array == nullptr) return wrong_type("an array of strings", node);
+  if (array == nullptr) return error_text("expected an array of strings, got %s", type_name(node));
   std::vector<std::string> values;
   for (std::size_t i = 0; i < array->size(); ++i) {
     const auto* item = (*array)[i].as_string();
     if (item == nullptr) {
-      return fmt::format("expected an array of strings, got {} at index {}", type_name((*array)[i]), i);
+      return error_text("expected an array of strings, got %s at index %s", type_name((*array)[i]), i);
     }
     values.push_back(item->get());
   }
   out = std::move(values);
-  return {};
+  return std::nullopt;
 }
 
 // Rendering: the effective value as TOML.

@@ -3,6 +3,7 @@
 // Config and how its effective value is printed. One table serves both, so
 // a key cannot be loadable yet missing from check-config, or the reverse.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,8 +17,8 @@ namespace smm::config::detail {
 struct Field {
   std::string_view key;
   // Stores the value of `node` in `config`. Returns the problem when the
-  // value has the wrong type or cannot be represented, else "".
-  std::string (*read)(Config& config, const toml::node& node);
+  // value has the wrong type or cannot be represented, else nullopt.
+  std::optional<ErrorText> (*read)(Config& config, const toml::node& node);
   // The effective value as a TOML value, with secrets and passwords redacted.
   std::string (*render)(const Config& config);
 };

@@ -8,10 +8,9 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "config/detail/text.hpp"
 
@@ -22,31 +21,31 @@ class Checker {
  public:
   explicit Checker(const Config& config) : file_(config.source_file) {}
 
-  [[noreturn]] void fail(std::string_view key, std::string problem) const {
+  [[noreturn]] void fail(std::string_view key, ErrorText problem) const {
     throw ConfigError(file_, std::string(key), std::move(problem));
   }
 
   void positive(std::string_view key, Duration value) const {
-    if (value.count() <= 0) fail(key, fmt::format("must be greater than 0, got \"{}\"", format_duration(value)));
+    if (value.count() <= 0) fail(key, error_text("must be greater than 0, got \"%s\"", format_duration(value)));
   }
 
   void in_range(std::string_view key, long long value, long long min, long long max) const {
-    if (value < min || value > max) fail(key, fmt::format("must be between {} and {}, got {}", min, max, value));
+    if (value < min || value > max) fail(key, error_text("must be between %s and %s, got %s", min, max, value));
   }
 
   void at_least(std::string_view key, long long value, long long min) const {
-    if (value < min) fail(key, fmt::format("must be at least {}, got {}", min, value));
+    if (value < min) fail(key, error_text("must be at least %s, got %s", min, value));
   }
 
   void not_empty(std::string_view key, const std::string& value) const {
-    if (value.empty()) fail(key, "must not be empty");
+    if (value.empty()) fail(key, error_text("must not be empty"));
   }
 
   // `upper` must not be shorter than `lower`, as for a backoff's base and cap.
   void not_below(std::string_view upper_key, Duration upper, std::string_view lower_key, Duration lower) const {
     if (upper < lower) {
-      fail(upper_key, fmt::format("must be at least {} (\"{}\"), got \"{}\"", lower_key,
-                                  format_duration(lower), format_duration(upper)));
+      fail(upper_key, error_text("must be at least %s (\"%s\"), got \"%s\"", lower_key,
+                                 format_duration(lower), format_duration(upper)));
     }
   }
 
@@ -74,28 +73,33 @@ bool all_digits(std::string_view text) {
   return !text.empty();
 }
 
-// "host:port" or "[v6]:port". Returns the problem, or "" when valid.
-std::string check_host_port(std::string_view text, unsigned min_port) {
+// "host:port" or "[v6]:port". Returns the problem, which quotes `text`, or
+// nullopt when valid.
+std::optional<ErrorText> check_host_port(std::string_view text, unsigned min_port) {
   std::string_view host;
   std::string_view port;
   if (text.starts_with('[')) {
     auto close = text.find(']');
-    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return "expected \"[address]:port\"";
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") {
+      return error_text("expected \"[address]:port\", got \"%s\"", text);
+    }
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
     auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return "expected \"host:port\"";
+    if (colon == std::string_view::npos) return error_text("expected \"host:port\", got \"%s\"", text);
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return "an IPv6 address needs brackets, e.g. \"[::1]:9580\"";
+    if (host.find(':') != std::string_view::npos) {
+      return error_text("an IPv6 address needs brackets, e.g. \"[::1]:9580\", got \"%s\"", text);
+    }
   }
-  if (host.empty()) return "the host is missing";
+  if (host.empty()) return error_text("the host is missing, got \"%s\"", text);
   unsigned number = 0;
   if (!parse_port(port, min_port, number)) {
-    return fmt::format("the port must be a number from {} to 65535", min_port);
+    return error_text("the port must be a number from %s to 65535, got \"%s\"", min_port, text);
   }
-  return {};
+  return std::nullopt;
 }
 
 // A fraction in [min, max], or (min, max) where the bound itself makes no sense.
@@ -103,16 +107,20 @@ void check_fraction(const Checker& check, std::string_view key, double value, do
                     double max, bool max_open) {
   const bool above = min_open ? value > min : value >= min;
   const bool below = max_open ? value < max : value <= max;
-  if (!above || !below) {
-    check.fail(key, fmt::format("must be {} {} and {} {}, got {}", min_open ? "greater than" : "at least", min,
-                                max_open ? "less than" : "at most", max, value));
+  if (above && below) return;
+  // One whole sentence per kind of bound, so each translates as a sentence.
+  if (min_open && max_open) {
+    check.fail(key, error_text("must be greater than %s and less than %s, got %s", min, max, value));
   }
+  if (min_open) check.fail(key, error_text("must be greater than %s and at most %s, got %s", min, max, value));
+  if (max_open) check.fail(key, error_text("must be at least %s and less than %s, got %s", min, max, value));
+  check.fail(key, error_text("must be at least %s and at most %s, got %s", min, max, value));
 }
 
 void check_provider_pacing(const Checker& check, const ProviderConfig& provider) {
   // Half the rate as headroom would waste the allowance; more is surely a typo.
   check_fraction(check, "provider.rate_headroom", provider.rate_headroom, 0.0, false, 0.5, false);
-  if (provider.burst_margin.count() < 0) check.fail("provider.burst_margin", "must not be negative");
+  if (provider.burst_margin.count() < 0) check.fail("provider.burst_margin", error_text("must not be negative"));
   check.positive("provider.rate_lookahead", provider.rate_lookahead);
   check_fraction(check, "provider.local_rate_share", provider.local_rate_share, 0.0, true, 1.0, false);
   check_fraction(check, "provider.throttle_backoff", provider.throttle_backoff, 0.0, true, 1.0, true);
@@ -125,19 +133,23 @@ void check_provider_pacing(const Checker& check, const ProviderConfig& provider)
 
 void check_provider(const Checker& check, const ProviderConfig& provider) {
   const auto& url = provider.base_url;
-  if (url.empty()) check.fail("provider.base_url", "missing: set the provider's URL, e.g. \"https://centralsmm.co.id\"");
+  if (url.empty()) {
+    check.fail("provider.base_url",
+               error_text("missing: set the provider's URL, e.g. \"https://centralsmm.co.id\""));
+  }
   const bool http = url.starts_with("http://") || url.starts_with("https://");
   if (!http || url.size() == url.find("://") + 3) {
-    check.fail("provider.base_url", fmt::format("must be an http:// or https:// URL, got \"{}\"", url));
+    check.fail("provider.base_url", error_text("must be an http:// or https:// URL, got \"%s\"", url));
   }
   if (has_control_char(url) || url.find(' ') != std::string::npos) {
-    check.fail("provider.base_url", "must not contain spaces or control characters");
+    check.fail("provider.base_url", error_text("must not contain spaces or control characters"));
   }
 
   check.positive("provider.connect_timeout", provider.connect_timeout);
   check.positive("provider.request_timeout", provider.request_timeout);
   if (!(provider.rate_limit > 0.0)) {
-    check.fail("provider.rate_limit", fmt::format("must be greater than 0 requests per second, got {}", provider.rate_limit));
+    check.fail("provider.rate_limit",
+               error_text("must be greater than 0 requests per second, got %s", provider.rate_limit));
   }
   check.at_least("provider.burst", provider.burst, 1);
   check.in_range("provider.max_in_flight", provider.max_in_flight, 1, 10'000);
@@ -146,23 +158,26 @@ void check_provider(const Checker& check, const ProviderConfig& provider) {
 
   std::error_code error;
   if (!provider.ca_file.empty() && !std::filesystem::exists(provider.ca_file, error)) {
-    check.fail("provider.ca_file", fmt::format("file not found: {}", provider.ca_file));
+    check.fail("provider.ca_file", error_text("file not found: %s", provider.ca_file));
   }
   // The user agent becomes an HTTP header line, which a line break would end.
-  if (has_control_char(provider.user_agent)) check.fail("provider.user_agent", "must not contain control characters");
+  if (has_control_char(provider.user_agent)) {
+    check.fail("provider.user_agent", error_text("must not contain control characters"));
+  }
   for (std::size_t i = 0; i < provider.account_error_patterns.size(); ++i) {
     // An empty pattern would match every rejection and stop all polling.
     if (provider.account_error_patterns[i].empty()) {
-      check.fail("provider.account_error_patterns", fmt::format("the pattern at index {} is empty", i));
+      check.fail("provider.account_error_patterns", error_text("the pattern at index %s is empty", i));
     }
   }
   check_provider_pacing(check, provider);
 }
 
-// redis://[[user]:password@]host[:port][/db]. Returns the problem, or "".
-std::string check_redis_url(std::string_view url) {
+// redis://[[user]:password@]host[:port][/db]. Returns the problem, or
+// nullopt when valid. The problem never quotes the password.
+std::optional<ErrorText> check_redis_url(std::string_view url) {
   constexpr std::string_view kScheme = "redis://";
-  if (!url.starts_with(kScheme)) return "must start with redis://, e.g. \"redis://127.0.0.1:6379/0\"";
+  if (!url.starts_with(kScheme)) return error_text("must start with redis://, e.g. \"redis://127.0.0.1:6379/0\"");
   auto rest = url.substr(kScheme.size());
   // The last '@' ends the password, which may itself contain '@' or '/'.
   auto at = rest.rfind('@');
@@ -172,24 +187,22 @@ std::string check_redis_url(std::string_view url) {
   auto authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
     auto db = rest.substr(slash + 1);
-    if (!db.empty() && !all_digits(db)) return fmt::format("the database must be a number, got \"{}\"", db);
+    if (!db.empty() && !all_digits(db)) return error_text("the database must be a number, got \"%s\"", db);
   }
-  if (authority.empty()) return "the host is missing";
+  if (authority.empty()) return error_text("the host is missing");
   if (authority.starts_with('[') || authority.find(':') != std::string_view::npos) {
     return check_host_port(authority, 1);
   }
-  return {};
+  return std::nullopt;
 }
 
 void check_redis(const Checker& check, const RedisConfig& redis) {
-  if (auto problem = check_redis_url(redis.url); !problem.empty()) {
-    check.fail("redis.url", problem);
-  }
+  if (auto problem = check_redis_url(redis.url)) check.fail("redis.url", std::move(*problem));
   check.not_empty("redis.key_prefix", redis.key_prefix);
   // The prefix becomes the hash tag {prefix}; a brace would end the tag early
   // and spread the keys over several Redis Cluster slots.
   if (redis.key_prefix.find_first_of("{}") != std::string::npos) {
-    check.fail("redis.key_prefix", "must not contain '{' or '}'");
+    check.fail("redis.key_prefix", error_text("must not contain '{' or '}'"));
   }
   check.positive("redis.command_timeout", redis.command_timeout);
   check.positive("redis.reconnect_min", redis.reconnect_min);
@@ -211,14 +224,14 @@ void check_postgres_names(const Checker& check, const PostgresConfig& pg) {
   for (std::size_t i = 0; i < std::size(columns); ++i) {
     const auto& [key, name] = columns[i];
     if (name->empty()) {
-      if (key != "postgres.synced_at_column") check.fail(key, "must not be empty");
+      if (key != "postgres.synced_at_column") check.fail(key, error_text("must not be empty"));
       continue;
     }
     // One UPDATE sets all of these columns, and PostgreSQL rejects a column
     // assigned twice.
     for (std::size_t j = 0; j < i; ++j) {
       if (*columns[j].second == *name) {
-        check.fail(key, fmt::format("\"{}\" is already used by {}", *name, columns[j].first));
+        check.fail(key, error_text("\"%s\" is already used by %s", *name, columns[j].first));
       }
     }
   }
@@ -227,7 +240,7 @@ void check_postgres_names(const Checker& check, const PostgresConfig& pg) {
 void check_postgres(const Checker& check, const PostgresConfig& pg) {
   check_postgres_names(check, pg);
   check.in_range("postgres.batch_size", pg.batch_size, 1, 100'000);
-  if (pg.batch_delay.count() < 0) check.fail("postgres.batch_delay", "must not be negative");
+  if (pg.batch_delay.count() < 0) check.fail("postgres.batch_delay", error_text("must not be negative"));
   check.at_least("postgres.max_queued_writes", pg.max_queued_writes, 0);
   check.positive("postgres.statement_timeout", pg.statement_timeout);
   check.positive("postgres.connect_timeout", pg.connect_timeout);
@@ -242,13 +255,13 @@ void check_poll(const Checker& check, const PollConfig& poll, const ProviderConf
   // A lease that ends while its request is still in flight lets another
   // instance poll the same order at the same time.
   if (poll.lease <= provider.request_timeout) {
-    check.fail("poll.lease", fmt::format("must be longer than provider.request_timeout (\"{}\"), got \"{}\"",
-                                         format_duration(provider.request_timeout), format_duration(poll.lease)));
+    check.fail("poll.lease", error_text("must be longer than provider.request_timeout (\"%s\"), got \"%s\"",
+                                        format_duration(provider.request_timeout), format_duration(poll.lease)));
   }
   check.at_least("poll.max_attempts", poll.max_attempts, 1);
   if (poll.max_claimed < provider.max_in_flight) {
-    check.fail("poll.max_claimed", fmt::format("must be at least provider.max_in_flight ({}), got {}",
-                                               provider.max_in_flight, poll.max_claimed));
+    check.fail("poll.max_claimed", error_text("must be at least provider.max_in_flight (%s), got %s",
+                                              provider.max_in_flight, poll.max_claimed));
   }
   check.in_range("poll.max_claimed", poll.max_claimed, 1, 100'000);
   check.positive("poll.give_up_after", poll.give_up_after);
@@ -257,20 +270,21 @@ void check_poll(const Checker& check, const PollConfig& poll, const ProviderConf
   check.positive("poll.rejection_base", poll.rejection_base);
   check.not_below("poll.rejection_cap", poll.rejection_cap, "poll.rejection_base", poll.rejection_base);
   if (!(poll.jitter >= 0.0 && poll.jitter <= 0.5)) {
-    check.fail("poll.jitter", fmt::format("must be between 0 and 0.5, got {}", poll.jitter));
+    check.fail("poll.jitter", error_text("must be between %s and %s, got %s", 0, 0.5, poll.jitter));
   }
 }
 
 void check_final_statuses(const Checker& check, const Config& config) {
   const auto& finals = config.poll.final_statuses;
   if (finals.empty()) {
-    check.fail("poll.final_statuses", "must list at least one local status, or no order would ever finish");
+    check.fail("poll.final_statuses",
+               error_text("must list at least one local status, or no order would ever finish"));
   }
   std::set<std::string> values;
   for (const auto& [word, local] : config.status_map) values.insert(local);
   for (const auto& status : finals) {
     if (values.count(status) == 0) {
-      check.fail("poll.final_statuses", fmt::format("final status '{}' is not a value of [status_map]", status));
+      check.fail("poll.final_statuses", error_text("final status '%s' is not a value of [status_map]", status));
     }
   }
 }
@@ -282,16 +296,17 @@ bool is_ip_address(const std::string& host) {
 
 // The health server binds without a DNS lookup, so the host must be an address.
 void check_health(const Checker& check, const HealthConfig& health) {
-  if (auto problem = check_host_port(health.listen, 0); !problem.empty()) {
-    check.fail("health.listen", fmt::format("{}, got \"{}\"", problem, health.listen));
-  }
+  if (auto problem = check_host_port(health.listen, 0)) check.fail("health.listen", std::move(*problem));
   auto colon = health.listen.rfind(':');
   auto host = health.listen.substr(0, colon);
   if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
   if (!is_ip_address(host)) {
-    check.fail("health.listen", fmt::format("the host must be an IP address such as 127.0.0.1 or [::1], got \"{}\"", host));
+    check.fail("health.listen",
+               error_text("the host must be an IP address such as 127.0.0.1 or [::1], got \"%s\"", host));
   }
-  if (has_control_char(health.port_file)) check.fail("health.port_file", "must not contain control characters");
+  if (has_control_char(health.port_file)) {
+    check.fail("health.port_file", error_text("must not contain control characters"));
+  }
   // 512 bytes hold a probe's request line and usual headers.
   check.in_range("health.max_request_bytes", static_cast<long long>(health.max_request_bytes), 512, 1024 * 1024);
   check.positive("health.read_timeout", health.read_timeout);
@@ -302,8 +317,8 @@ void check_health(const Checker& check, const HealthConfig& health) {
   // from a stalled loop.
   if (health.loop_check_interval >= health.stall_threshold) {
     check.fail("health.loop_check_interval",
-               fmt::format("must be shorter than health.stall_threshold (\"{}\"), got \"{}\"",
-                           format_duration(health.stall_threshold), format_duration(health.loop_check_interval)));
+               error_text("must be shorter than health.stall_threshold (\"%s\"), got \"%s\"",
+                          format_duration(health.stall_threshold), format_duration(health.loop_check_interval)));
   }
   check.positive("health.stats_interval", health.stats_interval);
   check.positive("health.status_interval", health.status_interval);
@@ -312,13 +327,16 @@ void check_health(const Checker& check, const HealthConfig& health) {
 void check_log_and_shutdown(const Checker& check, const Config& config) {
   const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
   if (levels.count(config.log.level) == 0) {
-    check.fail("log.level", fmt::format("must be one of trace, debug, info, warn, error, got \"{}\"", config.log.level));
+    check.fail("log.level",
+               error_text("must be one of trace, debug, info, warn, error, got \"%s\"", config.log.level));
   }
-  if (config.log.progress_interval.count() < 0) check.fail("log.progress_interval", "must not be negative");
+  if (config.log.progress_interval.count() < 0) {
+    check.fail("log.progress_interval", error_text("must not be negative"));
+  }
   if (config.log.format != "text" && config.log.format != "json") {
-    check.fail("log.format", fmt::format("must be \"text\" or \"json\", got \"{}\"", config.log.format));
+    check.fail("log.format", error_text("must be \"text\" or \"json\", got \"%s\"", config.log.format));
   }
-  if (config.shutdown.grace.count() < 0) check.fail("shutdown.grace", "must not be negative");
+  if (config.shutdown.grace.count() < 0) check.fail("shutdown.grace", error_text("must not be negative"));
   check.positive("shutdown.hand_back_timeout", config.shutdown.hand_back_timeout);
 }
 
