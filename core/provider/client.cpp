@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <stdexcept>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -68,7 +69,9 @@ struct Client::Impl {
   curl_slist* headers_ = nullptr;
   boost::asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
+  bool timeout_posted_ = false;  // a zero timeout's handler is queued
   detail::SocketWatcher sockets_;
+  std::unordered_set<curl_socket_t> own_sockets_;  // opened by on_open_socket, not yet closed
   // Every transfer made so far, each with its configured easy handle; at
   // most max_in_flight of them are kept once idle.
   std::vector<std::unique_ptr<detail::Transfer>> transfers_;
@@ -110,6 +113,10 @@ void Client::Impl::set_multi_options() {
   // Requests beyond this wait inside libcurl for a cached connection.
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
                     static_cast<long>(config_.max_in_flight));
+  // The cache's default size is four times the handles added at the moment,
+  // so it shrinks whenever few requests run and closes idle connections
+  // that the next burst has to open again.
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(config_.max_in_flight));
 }
 
 Client::Impl::~Impl() {
@@ -174,7 +181,16 @@ void Client::Impl::stop() {
 int Client::Impl::on_socket(CURL*, curl_socket_t fd, int what, void* user, void*) {
   auto* self = static_cast<Impl*>(user);
   if (what == CURL_POLL_REMOVE) {
-    self->sockets_.forget(fd);
+    // libcurl removes a connection's socket after every transfer, even when
+    // it keeps the connection for the next one. Our own sockets stay in
+    // epoll until on_close_socket(), which saves an epoll_ctl() pair per
+    // request. Sockets libcurl opened itself are released at once, because
+    // their close is never reported to us.
+    if (self->own_sockets_.count(fd) != 0) {
+      self->sockets_.stop_reporting(fd);
+    } else {
+      self->sockets_.forget(fd);
+    }
     return 0;
   }
   return self->sockets_.watch(fd, what) ? 0 : -1;
@@ -194,13 +210,17 @@ curl_socket_t Client::Impl::on_open_socket(void* user, curlsocktype purpose,
   // The kernel hands out the lowest free number, often that of a socket
   // libcurl just closed without telling us (the resolver's socketpair). A
   // watch left under this number is stale and would wait on nothing.
-  static_cast<Impl*>(user)->sockets_.forget(fd);
+  auto* self = static_cast<Impl*>(user);
+  self->sockets_.forget(fd);
+  self->own_sockets_.insert(fd);
   return fd;
 }
 
 int Client::Impl::on_close_socket(void* user, curl_socket_t fd) {
   // Release from epoll before the number can be reused, then close.
-  static_cast<Impl*>(user)->sockets_.forget(fd);
+  auto* self = static_cast<Impl*>(user);
+  self->sockets_.forget(fd);
+  self->own_sockets_.erase(fd);
   return ::close(fd) == 0 ? 0 : 1;
 }
 
@@ -208,6 +228,20 @@ void Client::Impl::arm_timer(long timeout_ms) {
   ++timer_generation_;
   if (timeout_ms < 0) {
     timer_.cancel();
+    return;
+  }
+  if (timeout_ms == 0) {
+    // libcurl asks for 0 after every curl_multi_add_handle(). A posted
+    // handler runs as soon, without re-arming the kernel timer (one
+    // timerfd_settime() call per request otherwise). The armed wait, if
+    // any, is left to expire: its generation no longer matches.
+    if (timeout_posted_) return;
+    timeout_posted_ = true;
+    boost::asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
+      if (alive.expired()) return;
+      timeout_posted_ = false;
+      socket_action(CURL_SOCKET_TIMEOUT, 0);
+    });
     return;
   }
 

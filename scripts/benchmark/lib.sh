@@ -16,6 +16,13 @@ cpu_ms() {
   echo "$fields" | awk -v tck="$CLK_TCK" '{ printf "%d\n", ($12 + $13) * 1000 / tck }'
 }
 
+# System (kernel) CPU time of a live process, in milliseconds.
+system_cpu_ms() {
+  local fields
+  fields=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  echo "$fields" | awk -v tck="$CLK_TCK" '{ printf "%d\n", $13 * 1000 / tck }'
+}
+
 # CPU time of a process and of its children that it has waited for, in
 # milliseconds. PostgreSQL's postmaster reaps its backends, so their CPU
 # time lands in its cutime and cstime when they exit.

@@ -41,6 +41,11 @@ bool SocketWatcher::watch(curl_socket_t fd, int what) {
   return true;
 }
 
+void SocketWatcher::stop_reporting(curl_socket_t fd) {
+  auto it = watches_.find(fd);
+  if (it != watches_.end()) it->second->requested = CURL_POLL_NONE;
+}
+
 void SocketWatcher::forget(curl_socket_t fd) {
   auto it = watches_.find(fd);
   if (it == watches_.end()) return;

@@ -46,6 +46,13 @@ class SocketWatcher {
   // or _INOUT. Returns false when Asio cannot register the fd.
   bool watch(curl_socket_t fd, int what);
 
+  // Stops reporting readiness of `fd` but keeps it registered with epoll,
+  // for a socket that is likely watched again soon (a connection going back
+  // to libcurl's cache). Waits already queued are ignored when they end.
+  // Only for sockets whose close the caller sees, so that forget() runs
+  // before the fd number can name another socket.
+  void stop_reporting(curl_socket_t fd);
+
   // Stops watching `fd` and releases it to its owner. Unknown fds are ignored.
   void forget(curl_socket_t fd);
 
