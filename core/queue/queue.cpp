@@ -1,6 +1,8 @@
 #include "queue/queue.hpp"
 
 #include <array>
+#include <iterator>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -38,15 +40,12 @@ struct Keys {
         dead(key_name(prefix, "dead")),
         lease(key_name(prefix, "lease")),
         seq(key_name(prefix, "seq")),
-        attempts(key_name(prefix, "attempts")),
-        failures(key_name(prefix, "failures")),
-        since(key_name(prefix, "since")),
-        bump(key_name(prefix, "bump")),
+        meta(key_name(prefix, "meta")),
         rate(key_name(prefix, "rl")),
         circuit(key_name(prefix, "circuit")),
         circuit_probe(key_name(prefix, "circuit_probe")) {}
 
-  std::string inbox, schedule, dead, lease, seq, attempts, failures, since, bump;
+  std::string inbox, schedule, dead, lease, seq, meta;
   std::string rate, circuit, circuit_probe;
 };
 
@@ -109,10 +108,10 @@ struct Queue::Impl : std::enable_shared_from_this<Queue::Impl> {
   void load_scripts();
   void report(bool state);
   void run_script(Script script, const std::vector<std::string>& script_keys,
-                  const std::vector<std::string>& args, RedisConnection::ReplyHandler handler);
-  void evalsha(Script script, std::vector<std::string> argv, bool may_reload,
+                  std::vector<std::string> args, RedisConnection::ReplyHandler handler);
+  void evalsha(Script script, std::shared_ptr<std::vector<std::string>> argv, bool may_reload,
                RedisConnection::ReplyHandler handler);
-  void reload_and_retry(Script script, std::vector<std::string> argv,
+  void reload_and_retry(Script script, std::shared_ptr<std::vector<std::string>> argv,
                         RedisConnection::ReplyHandler handler);
   void wait_for_inbox(std::function<void()> woken);
   void wait_idle(std::function<void()> woken);
@@ -247,34 +246,35 @@ void Queue::Impl::report(bool state) {
 }
 
 void Queue::Impl::run_script(Script script, const std::vector<std::string>& script_keys,
-                             const std::vector<std::string>& args,
-                             RedisConnection::ReplyHandler handler) {
+                             std::vector<std::string> args, RedisConnection::ReplyHandler handler) {
   if (!connected()) {
     auto ec = stopped ? errc::shutting_down : errc::redis_disconnected;
     boost::asio::post(io, [handler = std::move(handler), ec]() { handler(ec, Reply{}); });
     return;
   }
 
-  std::vector<std::string> argv;
-  argv.reserve(3 + script_keys.size() + args.size());
-  argv.push_back("EVALSHA");
-  argv.push_back(shas[static_cast<std::size_t>(script)]);
-  argv.push_back(std::to_string(script_keys.size()));
-  argv.insert(argv.end(), script_keys.begin(), script_keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
+  auto argv = std::make_shared<std::vector<std::string>>();
+  argv->reserve(3 + script_keys.size() + args.size());
+  argv->push_back("EVALSHA");
+  argv->push_back(shas[static_cast<std::size_t>(script)]);
+  argv->push_back(std::to_string(script_keys.size()));
+  argv->insert(argv->end(), script_keys.begin(), script_keys.end());
+  argv->insert(argv->end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
   evalsha(script, std::move(argv), true, std::move(handler));
 }
 
-void Queue::Impl::evalsha(Script script, std::vector<std::string> argv, bool may_reload,
+// The handler keeps `argv` alive for one retry after NOSCRIPT, so the
+// arguments are built once and never copied.
+void Queue::Impl::evalsha(Script script, std::shared_ptr<std::vector<std::string>> argv, bool may_reload,
                           RedisConnection::ReplyHandler handler) {
-  auto retry_argv = may_reload ? argv : std::vector<std::string>{};
-  main->command(std::move(argv), redis.command_timeout,
-                [weak = weak_from_this(), script, retry_argv = std::move(retry_argv), may_reload,
+  const auto& sent = *argv;
+  main->command(sent, redis.command_timeout,
+                [weak = weak_from_this(), script, argv = std::move(argv), may_reload,
                  handler = std::move(handler)](std::error_code ec, Reply reply) mutable {
                   bool noscript = ec == errc::redis_reply_error && reply.str.rfind("NOSCRIPT", 0) == 0;
                   auto self = weak.lock();
                   if (noscript && may_reload && self) {
-                    self->reload_and_retry(script, std::move(retry_argv), std::move(handler));
+                    self->reload_and_retry(script, std::move(argv), std::move(handler));
                     return;
                   }
                   if (ec == errc::redis_reply_error) {
@@ -287,7 +287,7 @@ void Queue::Impl::evalsha(Script script, std::vector<std::string> argv, bool may
 
 // The script cache was flushed (SCRIPT FLUSH, or a failover to a replica
 // that never saw SCRIPT LOAD): load this script again and retry once.
-void Queue::Impl::reload_and_retry(Script script, std::vector<std::string> argv,
+void Queue::Impl::reload_and_retry(Script script, std::shared_ptr<std::vector<std::string>> argv,
                                    RedisConnection::ReplyHandler handler) {
   spdlog::info("redis_script_reloaded script={}", detail::script_name(script));
   main->command({"SCRIPT", "LOAD", detail::script_source(script)}, redis.command_timeout,
@@ -301,7 +301,7 @@ void Queue::Impl::reload_and_retry(Script script, std::vector<std::string> argv,
                     return;
                   }
                   self->shas[static_cast<std::size_t>(script)] = *sha;
-                  argv[1] = *sha;
+                  (*argv)[1] = *sha;
                   self->evalsha(script, std::move(argv), false, std::move(handler));
                 });
 }
@@ -363,7 +363,7 @@ bool Queue::connected() const { return impl_->connected(); }
 void Queue::drain(Callback<DrainResult> done) {
   const auto& k = impl_->keys;
   int batch = std::max(impl_->redis.drain_batch, 1);
-  impl_->run_script(Script::drain, {k.inbox, k.schedule, k.since, k.dead},
+  impl_->run_script(Script::drain, {k.inbox, k.schedule, k.meta, k.dead},
                     {std::to_string(batch), std::to_string(kDeadPayloadMaxBytes)},
                     parse_into<DrainResult>(detail::script_name(Script::drain), std::move(done), detail::parse_drain_reply));
 }
@@ -389,7 +389,7 @@ void Queue::claim(int max, Callback<ClaimResult> done) {
     return std::move(parsed->result);
   };
   impl_->run_script(Script::claim,
-                    {k.schedule, k.lease, k.seq, k.bump, k.since, k.attempts, k.failures, k.dead},
+                    {k.schedule, k.lease, k.seq, k.meta, k.dead},
                     {std::to_string(max), std::to_string(poll.lease.count()),
                      std::to_string(poll.give_up_after.count()), std::to_string(kDeadPayloadMaxBytes)},
                     parse_into<ClaimResult>(detail::script_name(Script::claim), std::move(done), parse));
@@ -400,8 +400,9 @@ void Queue::complete(std::vector<Completion> completions, Callback<int> done) {
     post_done(impl_->io, std::move(done), {}, 0);
     return;
   }
-  std::vector<std::string> args{std::to_string(kDeadPayloadMaxBytes)};
+  std::vector<std::string> args;
   args.reserve(1 + completions.size() * 5);
+  args.push_back(std::to_string(kDeadPayloadMaxBytes));
   for (auto& completion : completions) {
     args.push_back(std::move(completion.id));
     args.push_back(std::to_string(completion.token));
@@ -418,8 +419,7 @@ void Queue::complete(std::vector<Completion> completions, Callback<int> done) {
     return parsed->applied;
   };
   const auto& k = impl_->keys;
-  impl_->run_script(Script::complete,
-                    {k.schedule, k.lease, k.bump, k.since, k.attempts, k.failures, k.dead}, args,
+  impl_->run_script(Script::complete, {k.schedule, k.lease, k.meta, k.dead}, std::move(args),
                     parse_into<int>(detail::script_name(Script::complete), std::move(done), parse));
 }
 
@@ -435,7 +435,7 @@ void Queue::release(std::vector<Claim> claims, Callback<int> done) {
     args.push_back(std::to_string(claim.token));
   }
   const auto& k = impl_->keys;
-  impl_->run_script(Script::release, {k.schedule, k.lease}, args,
+  impl_->run_script(Script::release, {k.schedule, k.lease}, std::move(args),
                     parse_into<int>(detail::script_name(Script::release), std::move(done), detail::parse_count_reply));
 }
 
@@ -455,7 +455,7 @@ void Queue::enqueue(std::vector<std::string> ids, Callback<int> done) {
     return;
   }
   const auto& k = impl_->keys;
-  impl_->run_script(Script::enqueue, {k.schedule, k.since}, valid,
+  impl_->run_script(Script::enqueue, {k.schedule, k.meta}, std::move(valid),
                     parse_into<int>(detail::script_name(Script::enqueue), std::move(done), detail::parse_count_reply));
 }
 
@@ -505,8 +505,7 @@ void Queue::requeue_dead(std::vector<std::string> ids, Callback<int> done) {
     return;
   }
   const auto& k = impl_->keys;
-  impl_->run_script(Script::requeue_dead, {k.dead, k.schedule, k.since, k.attempts, k.failures},
-                    wanted,
+  impl_->run_script(Script::requeue_dead, {k.dead, k.schedule, k.meta}, std::move(wanted),
                     parse_into<int>(detail::script_name(Script::requeue_dead), std::move(done), detail::parse_count_reply));
 }
 

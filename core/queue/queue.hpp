@@ -3,13 +3,27 @@
 // schedule ZSET of ids and when each is next due, leases, and the dead list.
 //
 // Keys (P = key_prefix, all inside one hash tag so one cluster slot holds
-// them): {P}:inbox LIST, {P}:schedule ZSET (score = due time, Unix ms),
-// {P}:dead LIST of JSON {"payload","reason","at"}, {P}:lease HASH
-// id -> "token:expiry_ms", {P}:seq counter, {P}:attempts HASH (order-level
-// rejections), {P}:failures HASH (transient failures in a row), {P}:since
-// HASH (first seen, Unix ms), {P}:bump HASH (re-enqueued while leased),
-// {P}:rl HASH (shared pacing state), {P}:circuit HASH and
-// {P}:circuit_probe (the provider circuit and its probe lock).
+// them):
+//   {P}:inbox     LIST that producers push ids to
+//   {P}:schedule  ZSET, score = due time (Unix ms)
+//   {P}:dead      LIST of JSON {"payload","reason","at"}
+//   {P}:lease     HASH of the ids in flight: id -> "token:expiry_ms", with
+//                 ":1" appended when a producer re-enqueued the id during the
+//                 lease (the holder's reschedule then makes it due at once)
+//   {P}:seq       counter that lease tokens come from
+//   {P}:meta      HASH id -> "since_ms:attempts:failures": when the id was
+//                 first seen, its order-level rejections and its transient
+//                 failures in a row
+//   {P}:rl        HASH, the shared pacing state
+//   {P}:circuit   HASH, and {P}:circuit_probe: the provider circuit and its
+//                 probe lock
+//
+// Upgrading from a version that kept {P}:since, {P}:attempts, {P}:failures
+// and {P}:bump: those keys are no longer read or written. An id scheduled
+// before the upgrade gets a meta entry when it is next enqueued or claimed,
+// so its give_up_after clock and its rejection count start again then. Old
+// instances must be stopped first, because they read a flagged lease as
+// expired. The old keys can be deleted once no old instance runs.
 //
 // A claimed id never leaves the schedule: claiming re-scores it to the
 // lease's end, so if this process dies the id is simply due again then.

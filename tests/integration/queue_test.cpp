@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -159,7 +161,9 @@ class QueueTest : public ::testing::Test {
   void TearDown() override {
     queue_.reset();
     if (!sync_) return;
-    for (const auto& name : {"inbox", "schedule", "dead", "lease", "seq", "attempts", "failures", "since", "bump"}) {
+    // since, attempts, failures and bump are the earlier layout's keys.
+    for (const auto& name : {"inbox", "schedule", "dead", "lease", "seq", "meta", "since", "attempts", "failures",
+                             "bump"}) {
       sync_->command({"DEL", key(name)});
     }
   }
@@ -188,6 +192,27 @@ class QueueTest : public ::testing::Test {
 
   bool hash_has(const std::string& name, const std::string& id) {
     return sync_->integer({"HEXISTS", key(name), id}) == 1;
+  }
+
+  // The value of `id` in the hash `name`, or "" when it has none.
+  std::string hash_value(const std::string& name, const std::string& id) {
+    auto reply = sync_->command({"HGET", key(name), id});
+    return reply.empty() ? "" : reply.front();
+  }
+
+  // The meta value of `id` split into since_ms, attempts and failures;
+  // nullopt when the id has no meta or it is malformed.
+  std::optional<std::array<std::int64_t, 3>> meta_fields(const std::string& id) {
+    std::string value = hash_value("meta", id);
+    std::array<std::int64_t, 3> fields{};
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      std::size_t end = i + 1 < fields.size() ? value.find(':', start) : value.size();
+      if (end == std::string::npos || end == start) return std::nullopt;
+      fields[i] = std::stoll(value.substr(start, end - start));
+      start = end + 1;
+    }
+    return fields;
   }
 
   Outcome<ClaimResult> claim(int max) {
@@ -264,7 +289,11 @@ TEST_F(QueueTest, DrainSortsValidAndInvalidPayloads) {
   EXPECT_TRUE(score("678").has_value());
   EXPECT_TRUE(score("99999999999999999999").has_value());
   EXPECT_EQ(sync_->integer({"ZCARD", key("schedule")}), 3);
-  EXPECT_TRUE(hash_has("since", "678"));
+  auto meta = meta_fields("678");
+  ASSERT_TRUE(meta.has_value()) << hash_value("meta", "678");
+  EXPECT_LE((*meta)[0], redis_now_ms());
+  EXPECT_EQ((*meta)[1], 0);
+  EXPECT_EQ((*meta)[2], 0);
 
   std::map<std::string, rapidjson::Document> by_payload;
   for (const auto& entry : sync_->command({"LRANGE", key("dead"), "0", "-1"})) {
@@ -355,7 +384,7 @@ TEST_F(QueueTest, DuplicateIdsOnlyMoveEarlier) {
   std::int64_t now = redis_now_ms();
   sync_->command({"ZADD", key("schedule"), std::to_string(now + 3600000), "100"});
   sync_->command({"ZADD", key("schedule"), "1000", "200"});
-  sync_->command({"HSET", key("since"), "100", "5"});
+  sync_->command({"HSET", key("meta"), "100", "5:0:0"});
   for (const char* payload : {"100", " 100 ", "100", "200"}) sync_->command({"LPUSH", key("inbox"), payload});
 
   auto result = call<DrainResult>(io_, [&](auto done) { queue_->drain(done); });
@@ -365,7 +394,7 @@ TEST_F(QueueTest, DuplicateIdsOnlyMoveEarlier) {
   ASSERT_TRUE(score("100").has_value());
   EXPECT_LE(*score("100"), redis_now_ms());     // moved earlier, to "now"
   EXPECT_EQ(score("200"), std::optional<std::int64_t>(1000));  // not moved later
-  EXPECT_EQ(sync_->command({"HGET", key("since"), "100"}), std::vector<std::string>{"5"});
+  EXPECT_EQ(hash_value("meta", "100"), "5:0:0");
 
   auto enqueued = enqueue({"200", " 300 ", "abc"});
   ASSERT_FALSE(enqueued.ec) << enqueued.ec.message();
@@ -433,8 +462,7 @@ TEST_F(QueueTest, CompleteWithStaleTokenIsIgnored) {
 TEST_F(QueueTest, CompleteDoneForgetsTheId) {
   poll_.lease = 60s;
   start_queue();
-  sync_->command({"HSET", key("attempts"), "7", "2"});
-  sync_->command({"HSET", key("failures"), "7", "1"});
+  sync_->command({"HSET", key("meta"), "7", std::to_string(redis_now_ms()) + ":2:1"});
   Claim c = claim_one("7");
   EXPECT_EQ(c.attempts, 2);
   EXPECT_EQ(c.failures, 1);
@@ -444,17 +472,18 @@ TEST_F(QueueTest, CompleteDoneForgetsTheId) {
   ASSERT_FALSE(result.ec) << result.ec.message();
   EXPECT_EQ(result.value, 1);
   EXPECT_FALSE(score("7").has_value());
-  for (const char* name : {"lease", "attempts", "failures", "since", "bump"}) {
-    EXPECT_FALSE(hash_has(name, "7")) << name;
-  }
+  EXPECT_FALSE(hash_has("lease", "7"));
+  EXPECT_FALSE(hash_has("meta", "7"));
 }
 
 TEST_F(QueueTest, CompleteRescheduleSetsDueTimeAndResetsCounters) {
   poll_.lease = 60s;
   start_queue();
-  sync_->command({"HSET", key("attempts"), "8", "3"});
-  sync_->command({"HSET", key("failures"), "8", "2"});
+  const std::string since = std::to_string(redis_now_ms() - 1000);
+  sync_->command({"HSET", key("meta"), "8", since + ":3:2"});
   Claim c = claim_one("8");
+  EXPECT_EQ(c.attempts, 3);
+  EXPECT_EQ(c.failures, 2);
   std::int64_t due = redis_now_ms() + 3600000;
 
   auto result = complete({{"8", c.token, Completion::Kind::reschedule, due, ""}});
@@ -463,9 +492,7 @@ TEST_F(QueueTest, CompleteRescheduleSetsDueTimeAndResetsCounters) {
   EXPECT_EQ(result.value, 1);
   EXPECT_EQ(score("8"), std::optional<std::int64_t>(due));
   EXPECT_FALSE(hash_has("lease", "8"));
-  EXPECT_FALSE(hash_has("attempts", "8"));
-  EXPECT_FALSE(hash_has("failures", "8"));
-  EXPECT_TRUE(hash_has("since", "8"));
+  EXPECT_EQ(hash_value("meta", "8"), since + ":0:0");
 }
 
 TEST_F(QueueTest, CompleteRescheduleOfBumpedIdIsDueNow) {
@@ -479,15 +506,62 @@ TEST_F(QueueTest, CompleteRescheduleOfBumpedIdIsDueNow) {
   auto during_lease = claim(10);
   ASSERT_FALSE(during_lease.ec) << during_lease.ec.message();
   EXPECT_TRUE(during_lease.value.claims.empty());
-  EXPECT_TRUE(hash_has("bump", "9"));
+  ASSERT_TRUE(score("9").has_value());
   EXPECT_GT(*score("9"), redis_now_ms());  // back at the lease's end
+  EXPECT_EQ(hash_value("lease", "9"), std::to_string(c.token) + ":" + std::to_string(*score("9")) + ":1");
 
   auto result = complete({{"9", c.token, Completion::Kind::reschedule, redis_now_ms() + 3600000, ""}});
 
   ASSERT_FALSE(result.ec) << result.ec.message();
   EXPECT_EQ(result.value, 1);
   EXPECT_LE(*score("9"), redis_now_ms());
-  EXPECT_FALSE(hash_has("bump", "9"));
+  EXPECT_FALSE(hash_has("lease", "9"));
+}
+
+TEST_F(QueueTest, BumpFlagKeepsLeaseTokenAndFencing) {
+  poll_.lease = 60s;
+  start_queue();
+  Claim c = claim_one("12");
+  ASSERT_TRUE(score("12").has_value());
+  const std::string plain = std::to_string(c.token) + ":" + std::to_string(*score("12"));
+  EXPECT_EQ(hash_value("lease", "12"), plain);
+
+  // Two bumps during one lease set the flag once and keep the token.
+  for (int bump = 0; bump < 2; ++bump) {
+    ASSERT_EQ(enqueue({"12"}).value, 1);
+    auto during_lease = claim(10);
+    ASSERT_FALSE(during_lease.ec) << during_lease.ec.message();
+    EXPECT_TRUE(during_lease.value.claims.empty()) << "bump " << bump;
+    EXPECT_EQ(hash_value("lease", "12"), plain + ":1") << "bump " << bump;
+  }
+  auto stats = call<Stats>(io_, [&](auto done) { queue_->stats(done); });
+  ASSERT_FALSE(stats.ec) << stats.ec.message();
+  EXPECT_EQ(stats.value.leased, 1);
+
+  // A stale token still fails against a flagged lease; the holder's applies.
+  EXPECT_EQ(complete({{"12", c.token + 1, Completion::Kind::done, 0, ""}}).value, 0);
+  EXPECT_EQ(hash_value("lease", "12"), plain + ":1");
+  std::int64_t due = redis_now_ms() + 3600000;
+  ASSERT_EQ(complete({{"12", c.token, Completion::Kind::retry_transient, due, ""}}).value, 1);
+  // A retry is itself the fresh poll the bump asked for, so it keeps its due time.
+  EXPECT_EQ(score("12"), std::optional<std::int64_t>(due));
+  EXPECT_FALSE(hash_has("lease", "12"));
+}
+
+TEST_F(QueueTest, ReleaseOfBumpedLeaseMakesIdDueNow) {
+  poll_.lease = 60s;
+  start_queue();
+  Claim c = claim_one("13");
+  ASSERT_EQ(enqueue({"13"}).value, 1);
+  ASSERT_TRUE(claim(10).value.claims.empty());
+  ASSERT_EQ(hash_value("lease", "13").substr(hash_value("lease", "13").size() - 2), ":1");
+
+  auto result = call<int>(io_, [&](auto done) { queue_->release({c}, done); });
+
+  ASSERT_FALSE(result.ec) << result.ec.message();
+  EXPECT_EQ(result.value, 1);
+  EXPECT_FALSE(hash_has("lease", "13"));
+  EXPECT_LE(*score("13"), redis_now_ms());
 }
 
 TEST_F(QueueTest, CompleteRetriesCountFailuresAndAttempts) {
@@ -513,6 +587,10 @@ TEST_F(QueueTest, CompleteRetriesCountFailuresAndAttempts) {
   ASSERT_EQ(after_rejected.value.claims.size(), 1u);
   EXPECT_EQ(after_rejected.value.claims[0].attempts, 1);
   EXPECT_EQ(after_rejected.value.claims[0].failures, 0);
+  auto meta = meta_fields("10");
+  ASSERT_TRUE(meta.has_value()) << hash_value("meta", "10");
+  EXPECT_EQ((*meta)[1], 1);
+  EXPECT_EQ((*meta)[2], 0);
 }
 
 TEST_F(QueueTest, CompleteDeadMovesIdToDeadList) {
@@ -526,7 +604,7 @@ TEST_F(QueueTest, CompleteDeadMovesIdToDeadList) {
   ASSERT_FALSE(result.ec) << result.ec.message();
   EXPECT_EQ(result.value, 1);
   EXPECT_FALSE(score("11").has_value());
-  EXPECT_FALSE(hash_has("since", "11"));
+  EXPECT_FALSE(hash_has("meta", "11"));
   EXPECT_FALSE(hash_has("lease", "11"));
   auto letters = dead_letters();
   ASSERT_EQ(letters.size(), 1u);
@@ -574,7 +652,7 @@ TEST_F(QueueTest, ClaimGivesUpOnOldIds) {
   poll_.give_up_after = 1000ms;
   start_queue();
   ASSERT_EQ(enqueue({"41", "42"}).value, 2);
-  sync_->command({"HSET", key("since"), "41", std::to_string(redis_now_ms() - 5000)});
+  sync_->command({"HSET", key("meta"), "41", std::to_string(redis_now_ms() - 5000) + ":0:0"});
 
   auto result = claim(10);
 
@@ -583,11 +661,102 @@ TEST_F(QueueTest, ClaimGivesUpOnOldIds) {
   ASSERT_EQ(result.value.claims.size(), 1u);
   EXPECT_EQ(result.value.claims[0].id, "42");
   EXPECT_FALSE(score("41").has_value());
-  EXPECT_FALSE(hash_has("since", "41"));
+  EXPECT_FALSE(hash_has("meta", "41"));
+  EXPECT_FALSE(hash_has("lease", "41"));
   auto letters = dead_letters();
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].payload, "41");
   EXPECT_EQ(letters[0].reason, "not final after give_up_after (1s)");
+}
+
+TEST_F(QueueTest, GiveUpClockSurvivesReschedules) {
+  poll_.lease = 60s;
+  poll_.give_up_after = 1000ms;
+  start_queue();
+  std::int64_t enqueued_at = redis_now_ms();
+  ASSERT_EQ(enqueue({"44"}).value, 1);
+  auto first_seen = meta_fields("44");
+  ASSERT_TRUE(first_seen.has_value()) << hash_value("meta", "44");
+
+  // Poll and reschedule as due at once until the claim gives the id up.
+  int polls = 0;
+  int given_up = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (given_up == 0 && std::chrono::steady_clock::now() < deadline) {
+    auto result = claim(10);
+    ASSERT_FALSE(result.ec) << result.ec.message();
+    given_up = result.value.given_up;
+    for (const auto& c : result.value.claims) {
+      ++polls;
+      ASSERT_EQ(complete({{c.id, c.token, Completion::Kind::reschedule, 0, ""}}).value, 1);
+      auto meta = meta_fields("44");
+      ASSERT_TRUE(meta.has_value()) << hash_value("meta", "44");
+      EXPECT_EQ((*meta)[0], (*first_seen)[0]) << "reschedule moved the first-seen time";
+    }
+    run_for(io_, 20ms);
+  }
+
+  ASSERT_EQ(given_up, 1) << "id 44 was not given up within 10 s";
+  EXPECT_GE(polls, 1);
+  EXPECT_GE(redis_now_ms() - enqueued_at, 1000);
+  EXPECT_FALSE(score("44").has_value());
+  EXPECT_FALSE(hash_has("meta", "44"));
+  auto letters = dead_letters();
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].payload, "44");
+  EXPECT_EQ(letters[0].reason, "not final after give_up_after (1s)");
+}
+
+TEST_F(QueueTest, ClaimStartsMetaOfDirectlyScheduledIds) {
+  start_queue();
+  std::int64_t before = redis_now_ms();
+  sync_->command({"ZADD", key("schedule"), std::to_string(before), "45"});
+
+  auto result = claim(10);
+
+  ASSERT_FALSE(result.ec) << result.ec.message();
+  ASSERT_EQ(result.value.claims.size(), 1u);
+  EXPECT_EQ(result.value.claims[0].attempts, 0);
+  auto meta = meta_fields("45");
+  ASSERT_TRUE(meta.has_value()) << hash_value("meta", "45");
+  EXPECT_GE((*meta)[0], before);
+  EXPECT_LE((*meta)[0], redis_now_ms());
+  EXPECT_EQ((*meta)[1], 0);
+  EXPECT_EQ((*meta)[2], 0);
+}
+
+TEST_F(QueueTest, KeysOfEarlierLayoutAreIgnored) {
+  poll_.lease = 60s;
+  poll_.give_up_after = 1000ms;
+  start_queue();
+  // Written by a version that kept since, attempts, failures and bump apart:
+  // an id seen long ago with rejections, and a live lease in the old
+  // "token:expiry_ms" form.
+  std::int64_t now = redis_now_ms();
+  sync_->command({"HSET", key("since"), "46", std::to_string(now - 3600000)});
+  sync_->command({"HSET", key("attempts"), "46", "5"});
+  sync_->command({"HSET", key("failures"), "46", "3"});
+  sync_->command({"HSET", key("bump"), "46", "1"});
+  sync_->command({"ZADD", key("schedule"), std::to_string(now), "46"});
+  sync_->command({"ZADD", key("schedule"), std::to_string(now), "47"});
+  const std::string old_lease = "900:" + std::to_string(now + 60000);
+  sync_->command({"HSET", key("lease"), "47", old_lease});
+
+  auto result = claim(10);
+
+  ASSERT_FALSE(result.ec) << result.ec.message();
+  EXPECT_EQ(result.value.given_up, 0);
+  ASSERT_EQ(result.value.claims.size(), 1u);
+  EXPECT_EQ(result.value.claims[0].id, "46");
+  EXPECT_EQ(result.value.claims[0].attempts, 0);
+  EXPECT_EQ(result.value.claims[0].failures, 0);
+  // The old lease still fences: it is flagged, and its token completes it.
+  EXPECT_EQ(hash_value("lease", "47"), old_lease + ":1");
+  ASSERT_EQ(complete({{"47", 900, Completion::Kind::reschedule, now + 3600000, ""}}).value, 1);
+  EXPECT_LE(*score("47"), redis_now_ms());
+  // The old keys are left as they were.
+  EXPECT_EQ(hash_value("attempts", "46"), "5");
+  EXPECT_EQ(hash_value("bump", "46"), "1");
 }
 
 TEST_F(QueueTest, ClaimMovesInvalidScheduleMembersToDeadList) {
@@ -644,7 +813,7 @@ TEST_F(QueueTest, RequeueDeadMovesValidIdsBack) {
   ASSERT_FALSE(one.ec) << one.ec.message();
   EXPECT_EQ(one.value, 1);
   EXPECT_TRUE(score("77").has_value());
-  EXPECT_TRUE(hash_has("since", "77"));
+  EXPECT_TRUE(hash_has("meta", "77"));
   EXPECT_FALSE(score("88").has_value());
   EXPECT_EQ(sync_->integer({"LLEN", key("dead")}), 4);
   EXPECT_EQ(sync_->command({"LINDEX", key("dead"), "0"}), std::vector<std::string>{"not json"});

@@ -250,16 +250,16 @@ void RedisConnection::handshake() {
        });
 }
 
-void RedisConnection::command(std::vector<std::string> argv, Duration timeout, ReplyHandler handler) {
+void RedisConnection::command(const std::vector<std::string>& argv, Duration timeout, ReplyHandler handler) {
   if (state_ != State::ready) {
     auto ec = state_ == State::stopped ? errc::shutting_down : errc::redis_disconnected;
     post_reply(std::move(handler), ec, {});
     return;
   }
-  send(std::move(argv), timeout, std::move(handler));
+  send(argv, timeout, std::move(handler));
 }
 
-void RedisConnection::send(std::vector<std::string> argv, Duration timeout, ReplyHandler handler) {
+void RedisConnection::send(const std::vector<std::string>& argv, Duration timeout, ReplyHandler handler) {
   std::vector<const char*> args;
   std::vector<std::size_t> lengths;
   args.reserve(argv.size());

@@ -68,7 +68,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   // ready(). If no reply comes within `timeout`, the whole connection is torn
   // down because later replies would queue behind the missing one. Every
   // pending handler then gets errc::redis_timeout and a reconnect follows.
-  void command(std::vector<std::string> argv, Duration timeout, ReplyHandler handler);
+  void command(const std::vector<std::string>& argv, Duration timeout, ReplyHandler handler);
 
   // Drops the current session (e.g. when the owner's own set-up after
   // connecting failed) and reconnects after the usual backoff.
@@ -92,7 +92,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void open_context(const std::string& address);
   bool attach(redisAsyncContext* context);
   void handshake();
-  void send(std::vector<std::string> argv, Duration timeout, ReplyHandler handler);
+  void send(const std::vector<std::string>& argv, Duration timeout, ReplyHandler handler);
   void on_deadline(std::uint64_t id, Duration timeout);
   void teardown(std::error_code reason, const std::string& detail);
   void fail_pending(std::error_code ec);

@@ -1,6 +1,7 @@
 #include "queue/detail/results.hpp"
 
 #include <cmath>
+#include <cstddef>
 #include <limits>
 
 #include <rapidjson/document.h>
@@ -26,20 +27,26 @@ bool read_optional_score(const Reply& reply, std::optional<std::int64_t>* score)
   return score->has_value();
 }
 
-std::optional<Claim> parse_claim(const Reply& reply) {
-  const auto* fields = as_array(reply, 4);
-  if (fields == nullptr) return std::nullopt;
+// The script hands out only canonical ids: 1 to 20 ASCII digits without a
+// leading zero (except "0" itself). Checked without allocating, because
+// every claim passes here.
+bool is_canonical_id(const std::string& id) {
+  if (id.empty() || id.size() > kMaxOrderIdDigits) return false;
+  for (char c : id) {
+    if (c < '0' || c > '9') return false;
+  }
+  return id.size() == 1 || id.front() != '0';
+}
 
-  auto id = as_string((*fields)[0]);
-  auto token = as_int((*fields)[1]);
-  auto attempts = as_count((*fields)[2]);
-  auto failures = as_count((*fields)[3]);
-  if (!id || !token || !attempts || !failures) return std::nullopt;
-  // The script only hands out exact ids; anything else is a broken reply.
-  auto checked = parse_order_id(*id);
-  if (!checked || *checked != *id) return std::nullopt;
-
-  return Claim{std::move(*id), *token, *attempts, *failures};
+// One claim from four elements of the flat claim list: id, token,
+// attempts, failures.
+std::optional<Claim> parse_claim(const Reply* fields) {
+  if (fields[0].type != Reply::Type::string || !is_canonical_id(fields[0].str)) return std::nullopt;
+  auto token = as_int(fields[1]);
+  auto attempts = as_count(fields[2]);
+  auto failures = as_count(fields[3]);
+  if (!token || !attempts || !failures) return std::nullopt;
+  return Claim{fields[0].str, *token, *attempts, *failures};
 }
 
 }  // namespace
@@ -57,9 +64,13 @@ std::optional<ClaimReply> parse_claim_reply(const Reply& reply) {
   const auto* fields = as_array(reply, 4);
   if (fields == nullptr || (*fields)[0].type != Reply::Type::array) return std::nullopt;
 
+  const auto& flat = (*fields)[0].elements;
+  constexpr std::size_t kClaimFields = 4;
+  if (flat.size() % kClaimFields != 0) return std::nullopt;
   ClaimReply out;
-  for (const auto& element : (*fields)[0].elements) {
-    auto claim = parse_claim(element);
+  out.result.claims.reserve(flat.size() / kClaimFields);
+  for (std::size_t i = 0; i < flat.size(); i += kClaimFields) {
+    auto claim = parse_claim(&flat[i]);
     if (!claim) return std::nullopt;
     out.result.claims.push_back(std::move(*claim));
   }

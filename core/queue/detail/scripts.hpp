@@ -4,6 +4,11 @@
 // redis.call('TIME'), so instance clocks do not matter. Every script does
 // O(batch) work, except REQUEUE_DEAD, which walks the whole dead list.
 //
+// Each redis.call from a script costs Redis far more than the key lookup it
+// makes. So the hot scripts (DRAIN, CLAIM, COMPLETE) read and write a whole
+// batch with one variadic command (HMGET, ZADD, HSET, HDEL, ZREM, LPUSH) per
+// key and kind of change, not one command per id.
+//
 // A script's source is kPrelude followed by its body. The prelude contains
 // the helpers the scripts share.
 
@@ -42,6 +47,8 @@ local function trim(s)
 end
 
 local function parse_id(raw)
+  -- Fast path: a payload that already is a canonical id.
+  if #raw <= 20 and string.find(raw, '^[1-9]%d*$') then return raw end
   local id = trim(raw)
   if #id == 0 then return nil, 'empty payload' end
   if #id > 20 then return nil, 'id longer than 20 digits' end
@@ -122,14 +129,92 @@ local function safe_text(s, max_bytes)
   return (string.gsub(s, '[\128-\255]', '?'))
 end
 
-local function lease_token(held)
-  if not held then return nil end
-  return string.match(held, '^(%d+):')
+-- A lease value is "token:expiry_ms", or "token:expiry_ms:1" once a producer
+-- asked for a fresh poll while the lease was live (the bump flag). Returns
+-- the token as text, the expiry as a number and whether the flag is set, or
+-- nil for a missing or malformed value.
+local function parse_lease(value)
+  if not value then return nil end
+  local token, expiry, flag = string.match(value, '^(%d+):(%d+):?(%d*)$')
+  if not token then return nil end
+  return token, tonumber(expiry), flag == '1'
 end
 
-local function lease_expiry(held)
-  if not held then return nil end
-  return tonumber(string.match(held, ':(%d+)$'))
+-- A meta value is "since_ms:attempts:failures": when the id was first seen,
+-- its order-level rejections and its transient failures in a row. Returns
+-- the three numbers, or nil for a missing or malformed value.
+local function parse_meta(meta)
+  if not meta then return nil end
+  local since, attempts, failures = string.match(meta, '^(%d+):(%d+):(%d+)$')
+  if not since then return nil end
+  return tonumber(since), tonumber(attempts), tonumber(failures)
+end
+
+local function meta_value(since, attempts, failures)
+  return string.format('%d:%d:%d', since, attempts, failures)
+end
+
+-- Variadic commands take a whole batch in one call. unpack() is bounded by
+-- the Lua C stack (just under 8,000 values on Redis 7.0), so arguments go in
+-- chunks of kChunk, an even number, which keeps (score, member) and (field,
+-- value) pairs together.
+local kChunk = 1000
+
+-- Runs `command key [flag] args...` in chunks; does nothing when `args` is
+-- empty.
+local function call_chunked(command, key, args, flag)
+  for first = 1, #args, kChunk do
+    local last = math.min(first + kChunk - 1, #args)
+    if flag then
+      redis.call(command, key, flag, unpack(args, first, last))
+    else
+      redis.call(command, key, unpack(args, first, last))
+    end
+  end
+end
+
+-- HMGET in chunks. Returns a table with the value for each field of
+-- `fields`, in order, false where a field does not exist.
+local function hmget(key, fields)
+  local values = {}
+  for first = 1, #fields, kChunk do
+    local last = math.min(first + kChunk - 1, #fields)
+    local chunk = redis.call('HMGET', key, unpack(fields, first, last))
+    for i = 1, #chunk do values[first + i - 1] = chunk[i] end
+  end
+  return values
+end
+
+-- Schedules valid ids due at `now` (an id already scheduled only moves
+-- earlier) and creates the meta of those that have none, as HSETNX would.
+-- Returns how many ids were given.
+local function schedule_now(schedule_key, meta_key, ids, now)
+  if #ids == 0 then return 0 end
+  -- Numbers passed to redis.call are formatted once per argument, so pass
+  -- text made once.
+  local score = string.format('%d', now)
+  local members, unique, seen = {}, {}, {}
+  for _, id in ipairs(ids) do
+    members[#members + 1] = score
+    members[#members + 1] = id
+    if not seen[id] then
+      seen[id] = true
+      unique[#unique + 1] = id
+    end
+  end
+  -- LT adds new ids and only ever moves an existing one earlier.
+  call_chunked('ZADD', schedule_key, members, 'LT')
+  local metas = hmget(meta_key, unique)
+  local fresh = meta_value(now, 0, 0)
+  local created = {}
+  for i, id in ipairs(unique) do
+    if not metas[i] then
+      created[#created + 1] = id
+      created[#created + 1] = fresh
+    end
+  end
+  call_chunked('HSET', meta_key, created)
+  return #ids
 end
 
 -- Microseconds fit a Lua number (a double) exactly until the year 2255.
@@ -155,7 +240,7 @@ local function expire_rate_state(key, now, tat, pause_until, factor, recovery_pe
 end
 )lua";
 
-// KEYS: inbox, schedule, since, dead. ARGV: max entries, max stored payload
+// KEYS: inbox, schedule, meta, dead. ARGV: max entries, max stored payload
 // bytes. Producers LPUSH, so RPOP takes the oldest entries first. Returns
 // {scheduled, dead}.
 inline constexpr std::string_view kDrainBody = R"lua(
@@ -163,127 +248,189 @@ local now = now_ms()
 local max_bytes = tonumber(ARGV[2])
 local popped = redis.call('RPOP', KEYS[1], ARGV[1])
 if not popped then return {0, 0} end
-local scheduled, dead = 0, 0
+local ids, dead_entries = {}, {}
 for _, raw in ipairs(popped) do
   local id, why = parse_id(raw)
   if id then
-    -- LT adds new ids and only ever moves an existing one earlier.
-    redis.call('ZADD', KEYS[2], 'LT', now, id)
-    redis.call('HSETNX', KEYS[3], id, now)
-    scheduled = scheduled + 1
+    ids[#ids + 1] = id
   else
-    redis.call('LPUSH', KEYS[4], dead_entry(raw, why, now, max_bytes))
-    dead = dead + 1
+    dead_entries[#dead_entries + 1] = dead_entry(raw, why, now, max_bytes)
   end
 end
-return {scheduled, dead}
+local scheduled = schedule_now(KEYS[2], KEYS[3], ids, now)
+call_chunked('LPUSH', KEYS[4], dead_entries)
+return {scheduled, #dead_entries}
 )lua";
 
-// KEYS: schedule, lease, seq, bump, since, attempts, failures, dead.
+// KEYS: schedule, lease, seq, meta, dead.
 // ARGV: max ids, lease ms, give_up_after ms, max stored payload bytes.
-// Returns {{{id, token, attempts, failures}...}, given_up, invalid,
-// earliest remaining score as a string or ""}.
+// Returns {{id, token, attempts, failures, id, token, ...}, given_up,
+// invalid, earliest remaining score as a string or ""}. The claims are one
+// flat list, four elements per claim.
+//
+// Per batch, not per id: one HMGET each of lease and meta, one INCRBY for
+// every token of the batch, and one ZADD and one HSET for all new leases.
 inline constexpr std::string_view kClaimBody = R"lua(
 local now = now_ms()
 local lease_ms = tonumber(ARGV[2])
 local give_up_ms = tonumber(ARGV[3])
 local max_bytes = tonumber(ARGV[4])
-local function forget(id)
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[4], id)
-  redis.call('HDEL', KEYS[5], id)
-  redis.call('HDEL', KEYS[6], id)
-  redis.call('HDEL', KEYS[7], id)
-end
 
-local claims, given_up, invalid = {}, 0, 0
 local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, ARGV[1])
-for _, id in ipairs(due) do
-  local expiry = lease_expiry(redis.call('HGET', KEYS[2], id))
-  local since = tonumber(redis.call('HGET', KEYS[5], id))
+local leases = hmget(KEYS[2], due)
+local metas = hmget(KEYS[4], due)
+
+local rescored, lease_sets, meta_sets = {}, {}, {}
+local forgotten, dead_entries = {}, {}
+local claimable, attempts_of, failures_of = {}, {}, {}
+local given_up, invalid = 0, 0
+for i, id in ipairs(due) do
+  local token, expiry, bumped = parse_lease(leases[i])
+  local since, attempts, failures = parse_meta(metas[i])
   if not is_exact_id(id) then
     -- Producers may ZADD the schedule directly; never hand out garbage.
-    forget(id)
-    redis.call('LPUSH', KEYS[8], dead_entry(id, 'schedule member is not a valid id', now, max_bytes))
+    forgotten[#forgotten + 1] = id
+    dead_entries[#dead_entries + 1] = dead_entry(id, 'schedule member is not a valid id', now, max_bytes)
     invalid = invalid + 1
   elseif expiry and expiry > now then
     -- Someone holds it (e.g. a producer moved it earlier mid-poll): wait for
-    -- the lease to end, and ask the holder to poll again soon.
-    redis.call('ZADD', KEYS[1], expiry, id)
-    redis.call('HSET', KEYS[4], id, 1)
+    -- the lease to end, and flag the lease so the holder's reschedule makes
+    -- it due at once.
+    rescored[#rescored + 1] = expiry
+    rescored[#rescored + 1] = id
+    if not bumped then
+      lease_sets[#lease_sets + 1] = id
+      lease_sets[#lease_sets + 1] = string.format('%s:%d:1', token, expiry)
+    end
   elseif since and now - since > give_up_ms then
-    forget(id)
+    forgotten[#forgotten + 1] = id
     local reason = 'not final after give_up_after (' .. math.floor(give_up_ms / 1000) .. 's)'
-    redis.call('LPUSH', KEYS[8], dead_entry(id, reason, now, max_bytes))
+    dead_entries[#dead_entries + 1] = dead_entry(id, reason, now, max_bytes)
     given_up = given_up + 1
   else
-    local token = redis.call('INCR', KEYS[3])
-    local lease_end = now + lease_ms
-    redis.call('ZADD', KEYS[1], lease_end, id)
-    redis.call('HSET', KEYS[2], id, string.format('%d:%d', token, lease_end))
-    local attempts = tonumber(redis.call('HGET', KEYS[6], id)) or 0
-    local failures = tonumber(redis.call('HGET', KEYS[7], id)) or 0
-    claims[#claims + 1] = {id, token, attempts, failures}
+    if not since then
+      -- Added to the schedule directly by a producer, or meta lost: the
+      -- give_up_after clock starts now.
+      meta_sets[#meta_sets + 1] = id
+      meta_sets[#meta_sets + 1] = meta_value(now, 0, 0)
+    end
+    claimable[#claimable + 1] = id
+    attempts_of[#claimable] = attempts or 0
+    failures_of[#claimable] = failures or 0
   end
 end
+
+local claims = {}
+if #claimable > 0 then
+  -- Tokens of one batch are consecutive: last - #claimable + 1 .. last.
+  local first_token = redis.call('INCRBY', KEYS[3], #claimable) - #claimable + 1
+  local lease_end = string.format('%d', now + lease_ms)
+  for j, id in ipairs(claimable) do
+    local token = first_token + j - 1
+    rescored[#rescored + 1] = lease_end
+    rescored[#rescored + 1] = id
+    lease_sets[#lease_sets + 1] = id
+    lease_sets[#lease_sets + 1] = string.format('%d:', token) .. lease_end
+    claims[#claims + 1] = id
+    claims[#claims + 1] = token
+    claims[#claims + 1] = attempts_of[j]
+    claims[#claims + 1] = failures_of[j]
+  end
+end
+
+call_chunked('ZADD', KEYS[1], rescored)
+call_chunked('HSET', KEYS[2], lease_sets)
+call_chunked('HSET', KEYS[4], meta_sets)
+call_chunked('ZREM', KEYS[1], forgotten)
+call_chunked('HDEL', KEYS[2], forgotten)
+call_chunked('HDEL', KEYS[4], forgotten)
+call_chunked('LPUSH', KEYS[5], dead_entries)
 
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {claims, given_up, invalid, first[2] or ''}
 )lua";
 
-// KEYS: schedule, lease, bump, since, attempts, failures, dead.
+// KEYS: schedule, lease, meta, dead.
 // ARGV: max stored payload bytes, then groups of (id, token, kind, due ms,
 // reason). A group whose token is not the current lease's is stale and
-// skipped. Returns {applied, stale}.
+// skipped. Groups apply in order, so of two groups for one id with the same
+// token only the first applies. Returns {applied, stale}.
+//
+// Per batch, not per id: one HMGET of lease (and one of meta when a group
+// keeps its id scheduled), then one call per kind of change.
 inline constexpr std::string_view kCompleteBody = R"lua(
 local now = now_ms()
 local max_bytes = tonumber(ARGV[1])
 local kinds = {done = true, reschedule = true, retry_transient = true,
                retry_rejected = true, dead = true}
+
+local ids, scheduled_ids = {}, {}
+for i = 2, #ARGV - 4, 5 do
+  ids[#ids + 1] = ARGV[i]
+  local kind = ARGV[i + 2]
+  if kind == 'reschedule' or kind == 'retry_transient' or kind == 'retry_rejected' then
+    scheduled_ids[#scheduled_ids + 1] = ARGV[i]
+  end
+end
+local lease_of = {}
+for i, value in ipairs(hmget(KEYS[2], ids)) do
+  if lease_of[ids[i]] == nil then lease_of[ids[i]] = value end
+end
+local meta_of = {}
+for i, value in ipairs(hmget(KEYS[3], scheduled_ids)) do meta_of[scheduled_ids[i]] = value end
+
+local leases_done, removed, metas_done = {}, {}, {}
+local rescheduled, meta_sets, dead_entries = {}, {}, {}
 local applied, stale = 0, 0
 for i = 2, #ARGV - 4, 5 do
   local id, token, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local due = tonumber(ARGV[i + 3]) or now
   local reason = ARGV[i + 4]
-  if not kinds[kind] or lease_token(redis.call('HGET', KEYS[2], id)) ~= token then
+  local current, _, bumped = parse_lease(lease_of[id])
+  if not kinds[kind] or current ~= token then
     stale = stale + 1
   else
-    redis.call('HDEL', KEYS[2], id)
-    if kind == 'done' then
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('HDEL', KEYS[3], id)
-      redis.call('HDEL', KEYS[4], id)
-      redis.call('HDEL', KEYS[5], id)
-      redis.call('HDEL', KEYS[6], id)
-    elseif kind == 'reschedule' then
-      -- A producer asked for a fresh poll while we held the lease.
-      local bumped = redis.call('HGET', KEYS[3], id)
-      redis.call('ZADD', KEYS[1], bumped and now or due, id)
-      redis.call('HDEL', KEYS[3], id)
-      redis.call('HDEL', KEYS[5], id)
-      redis.call('HDEL', KEYS[6], id)
-    elseif kind == 'retry_transient' then
-      -- The retry is itself the fresh poll a bump asked for.
-      redis.call('ZADD', KEYS[1], due, id)
-      redis.call('HINCRBY', KEYS[6], id, 1)
-      redis.call('HDEL', KEYS[3], id)
-    elseif kind == 'retry_rejected' then
-      redis.call('ZADD', KEYS[1], due, id)
-      redis.call('HINCRBY', KEYS[5], id, 1)
-      redis.call('HDEL', KEYS[6], id)
-      redis.call('HDEL', KEYS[3], id)
+    -- The lease ends here; a later group for this id is stale.
+    lease_of[id] = false
+    leases_done[#leases_done + 1] = id
+    if kind == 'done' or kind == 'dead' then
+      removed[#removed + 1] = id
+      metas_done[#metas_done + 1] = id
+      if kind == 'dead' then
+        dead_entries[#dead_entries + 1] = dead_entry(id, safe_text(reason, max_bytes), now, max_bytes)
+      end
     else
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('LPUSH', KEYS[7], dead_entry(id, safe_text(reason, max_bytes), now, max_bytes))
-      redis.call('HDEL', KEYS[3], id)
-      redis.call('HDEL', KEYS[4], id)
-      redis.call('HDEL', KEYS[5], id)
-      redis.call('HDEL', KEYS[6], id)
+      local since, attempts, failures = parse_meta(meta_of[id])
+      since, attempts, failures = since or now, attempts or 0, failures or 0
+      local score = due
+      if kind == 'reschedule' then
+        -- A producer asked for a fresh poll while we lease_of the lease.
+        if bumped then score = now end
+        attempts, failures = 0, 0
+      elseif kind == 'retry_transient' then
+        -- The retry is itself the fresh poll a bump asked for.
+        failures = failures + 1
+      else
+        attempts, failures = attempts + 1, 0
+      end
+      rescheduled[#rescheduled + 1] = score
+      rescheduled[#rescheduled + 1] = id
+      local value = meta_value(since, attempts, failures)
+      if value ~= meta_of[id] then
+        meta_sets[#meta_sets + 1] = id
+        meta_sets[#meta_sets + 1] = value
+      end
     end
     applied = applied + 1
   end
 end
+
+call_chunked('HDEL', KEYS[2], leases_done)
+call_chunked('ZREM', KEYS[1], removed)
+call_chunked('HDEL', KEYS[3], metas_done)
+call_chunked('ZADD', KEYS[1], rescheduled)
+call_chunked('HSET', KEYS[3], meta_sets)
+call_chunked('LPUSH', KEYS[4], dead_entries)
 return {applied, stale}
 )lua";
 
@@ -291,32 +438,38 @@ return {applied, stale}
 // the given one become due now. Returns the number released.
 inline constexpr std::string_view kReleaseBody = R"lua(
 local now = now_ms()
-local released = 0
+local ids = {}
+for i = 1, #ARGV - 1, 2 do ids[#ids + 1] = ARGV[i] end
+local lease_of = {}
+for i, value in ipairs(hmget(KEYS[2], ids)) do
+  if lease_of[ids[i]] == nil then lease_of[ids[i]] = value end
+end
+
+local released, due_now = {}, {}
 for i = 1, #ARGV - 1, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  if lease_token(redis.call('HGET', KEYS[2], id)) == token then
-    redis.call('HDEL', KEYS[2], id)
-    redis.call('ZADD', KEYS[1], now, id)
-    released = released + 1
+  if parse_lease(lease_of[id]) == token then
+    lease_of[id] = false
+    released[#released + 1] = id
+    due_now[#due_now + 1] = now
+    due_now[#due_now + 1] = id
   end
 end
-return released
+call_chunked('HDEL', KEYS[2], released)
+call_chunked('ZADD', KEYS[1], due_now)
+return #released
 )lua";
 
-// KEYS: schedule, since. ARGV: ids (checked by the caller; checked again
+// KEYS: schedule, meta. ARGV: ids (checked by the caller; checked again
 // here because the schedule must never hold garbage). Returns the number
 // scheduled.
 inline constexpr std::string_view kEnqueueBody = R"lua(
 local now = now_ms()
-local scheduled = 0
+local ids = {}
 for _, id in ipairs(ARGV) do
-  if is_exact_id(id) then
-    redis.call('ZADD', KEYS[1], 'LT', now, id)
-    redis.call('HSETNX', KEYS[2], id, now)
-    scheduled = scheduled + 1
-  end
+  if is_exact_id(id) then ids[#ids + 1] = id end
 end
-return scheduled
+return schedule_now(KEYS[1], KEYS[2], ids, now)
 )lua";
 
 // KEYS: inbox, schedule, lease, dead. Returns {inbox, scheduled, due now,
@@ -328,7 +481,7 @@ local now = now_ms()
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 local leased = 0
 for _, held in ipairs(redis.call('HVALS', KEYS[3])) do
-  local expiry = lease_expiry(held)
+  local _, expiry = parse_lease(held)
   if expiry and expiry > now then leased = leased + 1 end
 end
 return {redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]),
@@ -336,7 +489,7 @@ return {redis.call('LLEN', KEYS[1]), redis.call('ZCARD', KEYS[2]),
         redis.call('LLEN', KEYS[4]), now}
 )lua";
 
-// KEYS: dead, schedule, since, attempts, failures. ARGV: ids to requeue
+// KEYS: dead, schedule, meta. ARGV: ids to requeue
 // (none = every entry whose payload is a valid id). Hex-encoded payloads are
 // never requeued: their digits are bytes, not an id. Rebuilds the dead list
 // without the requeued entries in one pass (LREM per entry would be
@@ -358,10 +511,10 @@ for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
     id = parse_id(decoded.payload)
   end
   if id and (wanted == nil or wanted[id]) then
+    -- Keeps the first-seen time if the id has one, and resets the counters.
     redis.call('ZADD', KEYS[2], 'LT', now, id)
-    redis.call('HSETNX', KEYS[3], id, now)
-    redis.call('HDEL', KEYS[4], id)
-    redis.call('HDEL', KEYS[5], id)
+    local since = parse_meta(redis.call('HGET', KEYS[3], id))
+    redis.call('HSET', KEYS[3], id, meta_value(since or now, 0, 0))
     requeued = requeued + 1
   else
     kept[#kept + 1] = entry
