@@ -96,8 +96,16 @@ Client::Impl::Impl(boost::asio::io_context& io, const config::ProviderConfig& co
   if (multi_ == nullptr) throw std::runtime_error("libcurl could not create a multi handle");
 
   // "Expect:" stops libcurl from waiting for 100-continue on a POST.
-  headers_ = curl_slist_append(nullptr, "Accept: application/json");
-  if (headers_ != nullptr) headers_ = curl_slist_append(headers_, "Expect:");
+  const std::string user_agent = detail::user_agent_header(config_.user_agent);
+  for (const char* line : {"Accept: application/json", "Expect:", user_agent.c_str()}) {
+    curl_slist* appended = curl_slist_append(headers_, line);
+    if (appended == nullptr) {
+      curl_slist_free_all(headers_);
+      headers_ = nullptr;
+      break;
+    }
+    headers_ = appended;
+  }
   if (headers_ == nullptr) {
     curl_multi_cleanup(multi_);
     throw std::runtime_error("libcurl could not allocate the request headers");

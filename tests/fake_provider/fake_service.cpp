@@ -38,6 +38,27 @@ void append_field(std::string& out, std::string_view name, std::uint64_t value) 
   append_json_number(out, static_cast<std::int64_t>(value));
 }
 
+// Appends "name":"value" with the JSON escapes a header value can need.
+void append_text_field(std::string& out, std::string_view name, std::string_view value) {
+  if (out.size() > 1) out += ',';
+  out += '"';
+  out += name;
+  out += "\":\"";
+  for (const char c : value) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += "\\u00";
+      out += "0123456789abcdef"[(c >> 4) & 0xF];
+      out += "0123456789abcdef"[c & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
 void append_double_field(std::string& out, std::string_view name, double value) {
   std::array<char, 32> digits{};
   auto [end, error] = std::to_chars(digits.data(), digits.data() + digits.size(), value);
@@ -192,6 +213,10 @@ void FakeService::connection_opened() {
 }
 
 void FakeService::connection_closed() { --open_connections_; }
+
+void FakeService::note_user_agent(std::string_view user_agent) {
+  last_user_agent_.assign(user_agent);
+}
 
 Reply FakeService::handle(std::string_view method, std::string_view target, std::string_view body,
                           Clock::time_point now) {
@@ -415,6 +440,7 @@ Reply FakeService::stats(Clock::time_point now) {
   append_field(out, "violations", counters_.violations);
   append_field(out, "ids", answers_by_id_.size());
   append_field(out, "max_concurrent", max_concurrent_);
+  append_text_field(out, "last_user_agent", last_user_agent_);
   append_field(out, "current_rate", rate_window_.rate(now));
   out += '}';
   return json_reply(200, std::move(out));

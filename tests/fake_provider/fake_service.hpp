@@ -80,6 +80,8 @@ class FakeService {
   Reply handle(std::string_view method, std::string_view target, std::string_view body, Clock::time_point now);
   void connection_opened();
   void connection_closed();
+  // Records the User-Agent of a status request, shown as last_user_agent in /stats.
+  void note_user_agent(std::string_view user_agent);
 
  private:
   enum class Quirk;
@@ -107,6 +109,7 @@ class FakeService {
   Gcra limiter_;
   std::uint64_t open_connections_ = 0;
   std::uint64_t max_concurrent_ = 0;
+  std::string last_user_agent_;
 };
 
 }  // namespace smm::fake

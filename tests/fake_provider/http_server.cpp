@@ -101,6 +101,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void answer(const http::request<http::string_body>& request) {
+    if (request.target() == "/api/status") service_.note_user_agent(to_std(request[http::field::user_agent]));
     Reply reply = service_.handle(to_std(request.method_string()), to_std(request.target()), request.body(),
                                   Clock::now());
     prepare_response(reply, request.version(), request.keep_alive());

@@ -395,6 +395,45 @@ TEST(ProviderClient, NoProxyVariableExemptsTheProvider) {
   EXPECT_FALSE(result.transport_error) << describe(result);
 }
 
+// Reads a text field from the fake's GET /stats.
+std::string fake_text_stat(const FakeProvider& fake, const char* name) {
+  rapidjson::Document stats;
+  stats.Parse(fake.get("/stats").c_str());
+  if (!stats.IsObject() || !stats.HasMember(name) || !stats[name].IsString()) {
+    ADD_FAILURE() << "fake /stats has no text field " << name;
+    return {};
+  }
+  return stats[name].GetString();
+}
+
+TEST(ProviderClient, SendsConfiguredUserAgent) {
+  test::TempDir dir;
+  FakeProvider fake(dir);
+  boost::asio::io_context io;
+  config::ProviderConfig config = client_config(fake.base_url());
+  config.user_agent = "panel-sync/2 (example)";
+  Client client(io, config);
+
+  fetch_one(io, client, "1001");
+  fetch_one(io, client, "1002");
+
+  EXPECT_EQ(fake_text_stat(fake, "last_user_agent"), "panel-sync/2 (example)");
+}
+
+TEST(ProviderClient, EmptyUserAgentSendsNone) {
+  test::TempDir dir;
+  FakeProvider fake(dir);
+  boost::asio::io_context io;
+  config::ProviderConfig config = client_config(fake.base_url());
+  config.user_agent = "";
+  Client client(io, config);
+
+  FetchResult result = fetch_one(io, client, "1001");
+
+  EXPECT_EQ(result.http_status, 200) << describe(result);
+  EXPECT_EQ(fake_text_stat(fake, "last_user_agent"), "");
+}
+
 TEST(ProviderClient, RetryAfterResetsOnReusedHandle) {
   test::TempDir dir;
   FakeProvider fake(dir, {"--rate-429", "1", "--retry-after", "30"});

@@ -58,15 +58,13 @@ class OptionSetter {
   CURLcode result_ = CURLE_OK;
 };
 
-void set_http_options(OptionSetter& options, const config::ProviderConfig& config,
-                      const std::string& url,
+void set_http_options(OptionSetter& options, const std::string& url,
                       curl_slist* headers) {
   options.set(CURLOPT_URL, url.c_str());
   options.set(CURLOPT_PROTOCOLS_STR, "http,https");
   options.set(CURLOPT_FOLLOWLOCATION, 0L);
   options.set(CURLOPT_POST, 1L);
   options.set(CURLOPT_HTTPHEADER, headers);
-  options.set(CURLOPT_USERAGENT, config.user_agent.c_str());
   // No Accept-Encoding: responses are a few hundred bytes, and the size cap
   // then counts the bytes that arrive rather than what they inflate to.
   options.set(CURLOPT_ACCEPT_ENCODING, static_cast<const char*>(nullptr));
@@ -134,6 +132,11 @@ std::string status_url(const std::string& base_url) {
   return url + "/api/status";
 }
 
+std::string user_agent_header(const std::string& user_agent) {
+  if (user_agent.empty()) return "User-Agent:";
+  return "User-Agent: " + user_agent;
+}
+
 std::string form_encode(std::string_view value) {
   std::string encoded;
   append_form_encoded(encoded, value);
@@ -151,7 +154,7 @@ std::error_code configure_handle(Transfer& transfer, const config::ProviderConfi
                                  const SocketHooks& hooks) {
   transfer.max_response_bytes = config.max_response_bytes;
   OptionSetter options(transfer.easy);
-  set_http_options(options, config, url, headers);
+  set_http_options(options, url, headers);
   set_proxy_options(options, url);
   set_limit_options(options, config);
   set_tls_options(options, config);

@@ -18,7 +18,7 @@ namespace smm::provider::detail {
 // One easy handle and the buffers libcurl points into. The client keeps a
 // pool of these: the options that never change are set once when the handle
 // is made, and each request only sets its body. It must stay at one address
-// while libcurl holds pointers into it (for as long as the handle lives).
+// while libcurl keeps pointers into it (for as long as the handle lives).
 struct Transfer {
   CURL* easy = nullptr;
   std::string order_id;
@@ -42,6 +42,12 @@ struct SocketHooks {
 
 // Returns base_url without trailing slashes, followed by "/api/status".
 std::string status_url(const std::string& base_url);
+
+// Returns the User-Agent header line for `user_agent`, or "User-Agent:",
+// which makes libcurl send none, when it is empty. Sent as a custom header
+// because CURLOPT_USERAGENT makes libcurl format the line again for every
+// request.
+std::string user_agent_header(const std::string& user_agent);
 
 // Percent-encodes `value` for a form body: every byte but ASCII letters,
 // digits and "-._~" becomes %XX, as curl_easy_escape() does.

@@ -40,6 +40,14 @@ TEST(StatusUrl, KeepsBasePath) {
   EXPECT_EQ(status_url("http://127.0.0.1:8080/panel/"), "http://127.0.0.1:8080/panel/api/status");
 }
 
+TEST(UserAgentHeader, NamesTheConfiguredAgent) {
+  EXPECT_EQ(user_agent_header("smm-syncd/1.0"), "User-Agent: smm-syncd/1.0");
+}
+
+TEST(UserAgentHeader, EmptyAgentSuppressesHeader) {
+  EXPECT_EQ(user_agent_header(""), "User-Agent:");
+}
+
 TEST(FormEncode, KeepsUnreservedCharacters) {
   EXPECT_EQ(form_encode("AZaz09-._~"), "AZaz09-._~");
 }
