@@ -55,15 +55,15 @@ redis_commands() {
 # session's counts when its transaction ends (at most once a second) and
 # when it disconnects.
 postgres_transactions() {
-  psql -X -q -At "$PG_CONNINFO" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'smm'"
+  "$PG_BIN/psql" -X -q -At "$PG_CONNINFO" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'smm'"
 }
 
 # Peak and current resident set size of a live process, in KiB.
 peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-psql_run() { psql -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" "$@"; }
-psql_value() { psql -X -q -At -v ON_ERROR_STOP=1 "$PG_CONNINFO" -c "$1"; }
+psql_run() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$PG_CONNINFO" "$@"; }
+psql_value() { "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$PG_CONNINFO" -c "$1"; }
 
 # reset_orders COUNT: recreates the orders table (the demo's shape) with
 # COUNT rows whose provider ids start at FIRST_ID + 1, and empties Redis.

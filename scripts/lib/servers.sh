@@ -66,9 +66,13 @@ start_postgres() {
   mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir" && chmod 755 "$1"
   PG_PORT=$(free_port) || return 1
-  as_pg_user "$PG_BIN/initdb" -D "$dir/data" -U smm -A trust --no-sync >"$dir/initdb.log" 2>&1 \
+  # initdb rejects a LANG naming a locale this machine has not generated
+  # (id_ID.UTF-8 on a fresh Debian), so the servers get C.UTF-8, which
+  # glibc always has, whatever the caller's language.
+  as_pg_user env LC_ALL=C.UTF-8 "$PG_BIN/initdb" -D "$dir/data" -U smm -A trust --no-sync \
+    --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
     || { echo "initdb failed; see $dir/initdb.log" >&2; return 1; }
-  as_pg_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
+  as_pg_user env LC_ALL=C.UTF-8 "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
     -o "-h 127.0.0.1 -p $PG_PORT -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
     || { echo "postgres did not start; see $dir/postgres.log" >&2; return 1; }
   PG_CONNINFO="host=127.0.0.1 port=$PG_PORT user=smm dbname=smm"
