@@ -91,6 +91,16 @@ struct StatsLabels {
   }
 };
 
+// Formats `value` as fmt does, with a decimal comma in Indonesian, where
+// "0.5" would read as five tenths only to an English reader.
+std::string decimal(double value) {
+  std::string text = fmt::format("{}", value);
+  if (i18n::current_language() == i18n::Language::Indonesian) {
+    std::replace(text.begin(), text.end(), '.', ',');
+  }
+  return text;
+}
+
 std::string stats_line(const StatsLabels& labels, const char* label, const std::string& value) {
   return format("%-*s%s\n", labels.width(), label, value.c_str());
 }
@@ -99,6 +109,8 @@ std::string stats_line(const StatsLabels& labels, const char* label, const std::
 
 int check_config(const config::Config& config) {
   std::cout << "# " << format(tr("%s: configuration is valid"), config.source_file.c_str()) << "\n"
+            << "# " << format(tr("Effective configuration loaded from %s"), config.source_file.c_str())
+            << "\n\n"
             << config::render_effective(config);
   return 0;
 }
@@ -132,7 +144,7 @@ int stats(const config::Config& config) {
                 << stats_line(labels, labels.scheduled, std::to_string(stats.scheduled))
                 << stats_line(labels, labels.due_now, std::to_string(stats.due_now))
                 << stats_line(labels, labels.oldest_due_age,
-                              fmt::format("{} {}", stats.oldest_due_age_seconds, seconds))
+                              decimal(stats.oldest_due_age_seconds) + " " + seconds)
                 << stats_line(labels, labels.leased, std::to_string(stats.leased))
                 << stats_line(labels, labels.dead, std::to_string(stats.dead));
 
@@ -151,9 +163,9 @@ int stats(const config::Config& config) {
         }
         const double pause_seconds = static_cast<double>(grant.pause_remaining_us) / 1e6;
         std::cout << stats_line(labels, labels.circuit,
-                                grant.circuit_open ? tr("open") : tr("closed"))
-                  << stats_line(labels, labels.pause, fmt::format("{} {}", pause_seconds, seconds))
-                  << stats_line(labels, labels.rate_factor, fmt::format("{}", grant.rate_factor));
+                                grant.circuit_open ? tr("open (polling stopped)") : tr("closed (polling normally)"))
+                  << stats_line(labels, labels.pause, decimal(pause_seconds) + " " + seconds)
+                  << stats_line(labels, labels.rate_factor, decimal(grant.rate_factor));
         finish(0);
       });
     });

@@ -61,6 +61,9 @@ std::string describe_argument_mismatch(const std::string& text) {
 // "NAME is required".
 std::string describe_required(const std::string& text) {
   if (auto m = match(text, "(.+) is required")) {
+    // "ids" is the name of enqueue's positional argument, not a word a user
+    // typed.
+    if ((*m)[1].str() == "ids") return tr("give at least one provider order id");
     return format(tr("%s is required"), (*m)[1].str().c_str());
   }
   return text;
@@ -91,6 +94,16 @@ void localize_cli(CLI::App& app) {
                        tr("Display program version information and exit"));
   app.failure_message([](const CLI::App* failed, const CLI::Error& error) {
     std::string text = "smm-syncd: " + describe_usage_error(error) + "\n";
+    // Extra words before any command are most often a mistyped command.
+    const bool no_command = failed->get_parent() == nullptr && failed->get_subcommands().empty();
+    if (no_command && dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
+      std::string names;
+      for (const CLI::App* command : failed->get_subcommands({})) {
+        if (!names.empty()) names += ", ";
+        names += command->get_name();
+      }
+      text += format(tr("Commands: %s."), names.c_str()) + "\n";
+    }
     if (failed->get_help_ptr() != nullptr) {
       text += format(tr("Run with %s for more information."),
                      failed->get_help_ptr()->get_name().c_str());

@@ -249,7 +249,7 @@ void require_secrets(const Config& config) {
   for (const auto& source : kSecretSources) {
     if (!(config.provider.*source.member).empty()) continue;
     throw ConfigError(config.source_file, source.key,
-                      detail::error_text("missing: set it in the file, %s or the systemd credential %s",
+                      detail::error_text("missing: set it in the file, the environment variable %s or the systemd credential %s",
                                          source.variable, source.credential));
   }
 }

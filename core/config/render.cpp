@@ -31,7 +31,7 @@ void render_status_map(const Config& config, std::string& out) {
 }  // namespace
 
 std::string render_effective(const Config& config) {
-  std::string out = fmt::format("# Effective configuration loaded from {}\n\n", config.source_file);
+  std::string out;
   for (const auto& section : detail::sections()) {
     render_section(section, config, out);
     // [status_map] sits after [poll], as in the example config.

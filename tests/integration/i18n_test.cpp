@@ -3,6 +3,7 @@
 // fresh Debian machine), English otherwise, in glibc's order of LANGUAGE,
 // LC_ALL, LC_MESSAGES and LANG. Log lines stay English in both.
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -157,6 +158,9 @@ TEST(I18n, CheckConfigHeaderIsIndonesian) {
   EXPECT_EQ(result.code, 0) << result.output;
   EXPECT_TRUE(contains(result.output, "# " + dir.file("c.toml") + ": konfigurasi valid"))
       << result.output;
+  EXPECT_TRUE(contains(result.output, "# Konfigurasi yang berlaku, dimuat dari " + dir.file("c.toml")))
+      << result.output;
+  EXPECT_FALSE(contains(result.output, "Effective")) << result.output;
 }
 
 // A config file with one problem and the problem's text in each language,
@@ -170,7 +174,7 @@ struct ConfigCase {
 };
 
 const std::vector<ConfigCase> kConfigCases = {
-    {"wrong type", "burst = \"five\"\n", "provider.burst", "harus berupa integer, bukan string",
+    {"wrong type", "burst = \"five\"\n", "provider.burst", "harus bilangan bulat (integer), bukan string",
      "expected an integer, got string"},
     {"out of range", "max_in_flight = 0\n", "provider.max_in_flight",
      "harus antara 1 dan 10000, bukan 0", "must be between 1 and 10000, got 0"},
@@ -221,14 +225,14 @@ TEST(I18n, MissingSecretIsTranslated) {
   Result indonesian = smm_syncd({"run", "--config", dir.file("c.toml")}, kIndonesian);
   EXPECT_EQ(indonesian.code, 2);
   EXPECT_TRUE(contains(indonesian.output,
-                       "provider.api_id: belum diisi: isi di berkas konfigurasi, di "
+                       "provider.api_id: belum diisi: isi di berkas konfigurasi, di variabel lingkungan "
                        "CENTRALSMM_API_ID, atau di kredensial systemd centralsmm-api-id"))
       << indonesian.output;
 
   Result english = smm_syncd({"run", "--config", dir.file("c.toml")}, kC);
   EXPECT_EQ(english.code, 2);
   EXPECT_TRUE(contains(english.output,
-                       "provider.api_id: missing: set it in the file, CENTRALSMM_API_ID or the "
+                       "provider.api_id: missing: set it in the file, the environment variable CENTRALSMM_API_ID or the "
                        "systemd credential centralsmm-api-id"))
       << english.output;
 }
@@ -250,12 +254,15 @@ struct UsageCase {
 
 const std::vector<UsageCase> kUsageCases = {
     {{"frobnicate"},
-     "smm-syncd: argumen tidak dikenal atau berlebih: frobnicate",
-     "smm-syncd: unexpected argument: frobnicate"},
+     "smm-syncd: argumen tidak dikenal atau berlebih: frobnicate\n"
+     "Perintah yang tersedia: run, check-config, enqueue, stats, dead-letters, migrate.",
+     "smm-syncd: unexpected argument: frobnicate\n"
+     "Commands: run, check-config, enqueue, stats, dead-letters, migrate."},
     {{"stats", "--bogus"},
      "smm-syncd: argumen tidak dikenal atau berlebih: --bogus",
      "smm-syncd: unexpected argument: --bogus"},
-    {{"enqueue"}, "smm-syncd: ids wajib diberikan", "smm-syncd: ids is required"},
+    {{"enqueue"}, "smm-syncd: berikan minimal satu ID pesanan provider",
+     "smm-syncd: give at least one provider order id"},
     {{"stats", "--config"}, "smm-syncd: --config memerlukan nilai",
      "smm-syncd: --config needs a value"},
     {{"--config", "a.toml", "--config", "b.toml"},
@@ -344,6 +351,32 @@ TEST(I18n, UsageErrorsAreIndonesian) {
   EXPECT_TRUE(contains(unknown.output, "Jalankan dengan --help")) << unknown.output;
 }
 
+// A shared rate factor below 1 shows a fraction: with a decimal comma in
+// Indonesian and a decimal point in English.
+TEST(I18n, StatsUseDecimalCommaInIndonesian) {
+  if (smm::test::redis_url().empty()) GTEST_SKIP() << "SMM_TEST_REDIS_URL is unset; run scripts/test";
+  TempDir dir;
+  const std::string prefix = smm::test::unique_name("i18n_decimal");
+  dir.write("c.toml", minimal_config() + "[redis]\nurl = \"" + smm::test::redis_url() +
+                          "\"\nkey_prefix = \"" + prefix + "\"\n");
+  const std::string config = dir.file("c.toml");
+  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  smm::test::SyncRedis redis(smm::test::redis_url());
+  redis.command({"HSET", "{" + prefix + "}:rl", "factor", "0.5", "factor_at",
+                 std::to_string(now_us)});
+
+  Result indonesian = smm_syncd({"stats", "--config", config}, kIndonesian);
+  Result english = smm_syncd({"stats", "--config", config}, kC);
+
+  ASSERT_EQ(indonesian.code, 0) << indonesian.output;
+  ASSERT_EQ(english.code, 0) << english.output;
+  EXPECT_TRUE(contains(indonesian.output, "faktor laju              0,5")) << indonesian.output;
+  EXPECT_TRUE(contains(english.output, "0.5")) << english.output;
+  EXPECT_FALSE(contains(english.output, "0,5")) << english.output;
+}
+
 TEST(I18n, LogLinesStayEnglish) {
   TempDir dir;
   dir.write("c.toml", minimal_config() +
@@ -368,14 +401,14 @@ TEST(I18n, QueueCommandsAreIndonesian) {
 
   Result enqueued = smm_syncd({"enqueue", "--config", config, "201", "202"}, kIndonesian);
   ASSERT_EQ(enqueued.code, 0) << enqueued.output;
-  EXPECT_TRUE(contains(enqueued.output, "2 ID pesanan masuk antrean")) << enqueued.output;
+  EXPECT_TRUE(contains(enqueued.output, "2 ID pesanan dijadwalkan untuk segera dicek")) << enqueued.output;
 
   // The values stay in one column after the longer Indonesian labels.
   Result stats = smm_syncd({"stats", "--config", config}, kIndonesian);
   ASSERT_EQ(stats.code, 0) << stats.output;
   EXPECT_TRUE(contains(stats.output, "terjadwal                2\n")) << stats.output;
   EXPECT_TRUE(contains(stats.output, "sedang diproses          0\n")) << stats.output;
-  EXPECT_TRUE(contains(stats.output, "circuit breaker provider tertutup\n")) << stats.output;
+  EXPECT_TRUE(contains(stats.output, "circuit breaker provider tertutup (polling normal)\n")) << stats.output;
 
   smm::test::SyncRedis redis(smm::test::redis_url());
   redis.command({"LPUSH", "{" + prefix + "}:dead",
