@@ -91,10 +91,10 @@ struct StatsLabels {
   }
 };
 
-// Formats `value` as fmt does, with a decimal comma in Indonesian, where
-// "0.5" would read as five tenths only to an English reader.
-std::string decimal(double value) {
-  std::string text = fmt::format("{}", value);
+// Formats `value` with `digits` decimals, and a decimal comma in Indonesian,
+// where "0.5" would read as five tenths only to an English reader.
+std::string decimal(double value, int digits) {
+  std::string text = fmt::format("{:.{}f}", value, digits);
   if (i18n::current_language() == i18n::Language::Indonesian) {
     std::replace(text.begin(), text.end(), '.', ',');
   }
@@ -144,7 +144,7 @@ int stats(const config::Config& config) {
                 << stats_line(labels, labels.scheduled, std::to_string(stats.scheduled))
                 << stats_line(labels, labels.due_now, std::to_string(stats.due_now))
                 << stats_line(labels, labels.oldest_due_age,
-                              decimal(stats.oldest_due_age_seconds) + " " + seconds)
+                              decimal(stats.oldest_due_age_seconds, 3) + " " + seconds)
                 << stats_line(labels, labels.leased, std::to_string(stats.leased))
                 << stats_line(labels, labels.dead, std::to_string(stats.dead));
 
@@ -164,8 +164,8 @@ int stats(const config::Config& config) {
         const double pause_seconds = static_cast<double>(grant.pause_remaining_us) / 1e6;
         std::cout << stats_line(labels, labels.circuit,
                                 grant.circuit_open ? tr("open (polling stopped)") : tr("closed (polling normally)"))
-                  << stats_line(labels, labels.pause, decimal(pause_seconds) + " " + seconds)
-                  << stats_line(labels, labels.rate_factor, decimal(grant.rate_factor));
+                  << stats_line(labels, labels.pause, decimal(pause_seconds, 1) + " " + seconds)
+                  << stats_line(labels, labels.rate_factor, decimal(grant.rate_factor, 2));
         finish(0);
       });
     });
