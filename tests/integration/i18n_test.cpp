@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -372,8 +373,12 @@ TEST(I18n, StatsUseDecimalCommaInIndonesian) {
 
   ASSERT_EQ(indonesian.code, 0) << indonesian.output;
   ASSERT_EQ(english.code, 0) << english.output;
-  EXPECT_TRUE(contains(indonesian.output, "faktor laju              0,50\n")) << indonesian.output;
-  EXPECT_TRUE(contains(english.output, "rate factor      0.50\n")) << english.output;
+  // The factor recovers while the commands run (slower under sanitizers), so
+  // only its form is fixed: two decimals below 1.
+  EXPECT_TRUE(std::regex_search(indonesian.output, std::regex("faktor laju +0,[5-9][0-9]\n")))
+      << indonesian.output;
+  EXPECT_TRUE(std::regex_search(english.output, std::regex("rate factor +0\\.[5-9][0-9]\n")))
+      << english.output;
 }
 
 TEST(I18n, LogLinesStayEnglish) {
