@@ -91,8 +91,8 @@ struct StatsLabels {
   }
 };
 
-// Formats `value` with `digits` decimals, and a decimal comma in Indonesian,
-// where "0.5" would read as five tenths only to an English reader.
+// Formats `value` with `digits` decimals. Indonesian writes a decimal comma
+// and reads a point as a thousands separator.
 std::string decimal(double value, int digits) {
   std::string text = fmt::format("{:.{}f}", value, digits);
   if (i18n::current_language() == i18n::Language::Indonesian) {

@@ -77,6 +77,30 @@ std::string describe_conversion(const std::string& text) {
   return text;
 }
 
+// Returns the text printed for a usage error: the error, the list of
+// commands when no command was given, and where to find help.
+std::string usage_failure_text(const CLI::App* failed, const CLI::Error& error) {
+  std::string text = "smm-syncd: " + describe_usage_error(error) + "\n";
+
+  // Extra words before any command are most often a mistyped command.
+  const bool no_command = failed->get_parent() == nullptr && failed->get_subcommands().empty();
+  if (no_command && dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
+    std::string names;
+    for (const CLI::App* command : failed->get_subcommands({})) {
+      if (!names.empty()) names += ", ";
+      names += command->get_name();
+    }
+    text += format(tr("Commands: %s."), names.c_str()) + "\n";
+  }
+
+  if (failed->get_help_ptr() != nullptr) {
+    text += format(tr("Run with %s for more information."),
+                   failed->get_help_ptr()->get_name().c_str());
+    text += "\n";
+  }
+  return text;
+}
+
 }  // namespace
 
 void localize_cli(CLI::App& app) {
@@ -88,29 +112,12 @@ void localize_cli(CLI::App& app) {
   formatter->label("REQUIRED", tr("REQUIRED"));
   formatter->label("TEXT", tr("TEXT"));
   formatter->label("INT", tr("INT"));
+
   app.option_defaults()->group(tr("Options"));
   app.set_help_flag("-h,--help", tr("Print this help message and exit"));
   app.set_version_flag("-V,--version", std::string("smm-syncd ") + SMM_VERSION,
                        tr("Display program version information and exit"));
-  app.failure_message([](const CLI::App* failed, const CLI::Error& error) {
-    std::string text = "smm-syncd: " + describe_usage_error(error) + "\n";
-    // Extra words before any command are most often a mistyped command.
-    const bool no_command = failed->get_parent() == nullptr && failed->get_subcommands().empty();
-    if (no_command && dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
-      std::string names;
-      for (const CLI::App* command : failed->get_subcommands({})) {
-        if (!names.empty()) names += ", ";
-        names += command->get_name();
-      }
-      text += format(tr("Commands: %s."), names.c_str()) + "\n";
-    }
-    if (failed->get_help_ptr() != nullptr) {
-      text += format(tr("Run with %s for more information."),
-                     failed->get_help_ptr()->get_name().c_str());
-      text += "\n";
-    }
-    return text;
-  });
+  app.failure_message(usage_failure_text);
 }
 
 std::string describe_usage_error(const CLI::Error& error) {

@@ -121,9 +121,9 @@ void Client::Impl::set_multi_options() {
   // Requests beyond this wait inside libcurl for a cached connection.
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
                     static_cast<long>(config_.max_in_flight));
-  // The cache's default size is four times the handles added at the moment,
-  // so it shrinks whenever few requests run and closes idle connections
-  // that the next burst has to open again.
+  // By default the cache holds four times the handles added at the moment
+  // (libcurl 7.88), so it shrinks whenever few requests run and closes idle
+  // connections that the next burst has to open again.
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(config_.max_in_flight));
 }
 
@@ -239,10 +239,10 @@ void Client::Impl::arm_timer(long timeout_ms) {
     return;
   }
   if (timeout_ms == 0) {
-    // libcurl asks for 0 after every curl_multi_add_handle(). A posted
-    // handler runs as soon, without re-arming the kernel timer (one
-    // timerfd_settime() call per request otherwise). The armed wait, if
-    // any, is left to expire: its generation no longer matches.
+    // libcurl requests a zero timeout after every curl_multi_add_handle().
+    // A posted handler runs as soon and does not re-arm the kernel timer,
+    // which costs a timerfd_settime() call per request. The armed wait, if
+    // any, is left to expire because its generation no longer matches.
     if (timeout_posted_) return;
     timeout_posted_ = true;
     boost::asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {

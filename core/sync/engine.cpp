@@ -342,7 +342,7 @@ void Engine::arm_slot_timer() {
   const auto earliest = slot_times_.top();
   if (slot_timer_at_ && *slot_timer_at_ <= earliest) return;
   slot_timer_at_ = earliest;
-  // Re-arming cancels the wait already pending, whose handler then sees
+  // Re-arming cancels the pending wait, so its handler gets
   // operation_aborted and leaves the timer to this one.
   slot_timer_.expires_at(earliest);
   slot_timer_.async_wait([self = shared_from_this()](boost::system::error_code error) {

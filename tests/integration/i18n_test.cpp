@@ -61,6 +61,13 @@ std::string minimal_config(const std::string& extra = "") {
   return "[provider]\nbase_url = \"http://127.0.0.1:9\"\n" + extra;
 }
 
+// Writes a config for the test Redis under its own key prefix; returns its path.
+std::string write_queue_config(TempDir& dir, const std::string& prefix) {
+  dir.write("c.toml", minimal_config() + "[redis]\nurl = \"" + smm::test::redis_url() +
+                          "\"\nkey_prefix = \"" + prefix + "\"\n");
+  return dir.file("c.toml");
+}
+
 const std::map<std::string, std::string> kSecrets = {
     {"CENTRALSMM_API_ID", "example-api-id"},
     {"CENTRALSMM_API_KEY", "example-api-key"},
@@ -358,9 +365,7 @@ TEST(I18n, StatsUseDecimalCommaInIndonesian) {
   if (smm::test::redis_url().empty()) GTEST_SKIP() << "SMM_TEST_REDIS_URL is unset; run scripts/test";
   TempDir dir;
   const std::string prefix = smm::test::unique_name("i18n_decimal");
-  dir.write("c.toml", minimal_config() + "[redis]\nurl = \"" + smm::test::redis_url() +
-                          "\"\nkey_prefix = \"" + prefix + "\"\n");
-  const std::string config = dir.file("c.toml");
+  const std::string config = write_queue_config(dir, prefix);
   const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -399,9 +404,7 @@ TEST(I18n, QueueCommandsAreIndonesian) {
   if (smm::test::redis_url().empty()) GTEST_SKIP() << "SMM_TEST_REDIS_URL is unset; run scripts/test";
   TempDir dir;
   const std::string prefix = smm::test::unique_name("i18n");
-  dir.write("c.toml", minimal_config() + "[redis]\nurl = \"" + smm::test::redis_url() +
-                          "\"\nkey_prefix = \"" + prefix + "\"\n");
-  const std::string config = dir.file("c.toml");
+  const std::string config = write_queue_config(dir, prefix);
 
   Result enqueued = smm_syncd({"enqueue", "--config", config, "201", "202"}, kIndonesian);
   ASSERT_EQ(enqueued.code, 0) << enqueued.output;

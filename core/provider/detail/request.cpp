@@ -81,9 +81,8 @@ std::string first_env(std::initializer_list<const char*> names) {
   return {};
 }
 
-// libcurl reads the proxy variables again for every transfer when the
-// options leave them unset; reading them once here keeps its choice (the
-// same variables in the same order) and saves the lookups.
+// Sets the proxy from the environment once. Left unset, libcurl reads the
+// same variables, in the same order, again for every transfer.
 void set_proxy_options(OptionSetter& options, const std::string& url) {
   const bool https = url.rfind("https:", 0) == 0;
   // Like libcurl, only the lower-case http_proxy counts for plain HTTP.

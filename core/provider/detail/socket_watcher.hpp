@@ -49,7 +49,7 @@ class SocketWatcher {
   // Stops reporting readiness of `fd` but keeps it registered with epoll,
   // for a socket that is likely watched again soon (a connection going back
   // to libcurl's cache). Waits already queued are ignored when they end.
-  // Only for sockets whose close the caller is told of, so that forget() runs
+  // Only for sockets whose close the caller handles, so that forget() runs
   // before the fd number can name another socket.
   void stop_reporting(curl_socket_t fd);
 
